@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Start Stoplight Prism in proxy mode (`prism proxy --errors`) in front of an upstream.
+
+Prism validates every request against the official Neon OpenAPI spec
+(@neondatabase/api-client 2.7.3, public-v2-for-users.gen.yaml), forwards valid
+ones to the upstream and validates the upstream's answer too.  Its log is
+written to a file that check_log.py reads afterwards.
+
+Command line (foreground supervisor, like the emulator):
+
+    python3 test/conformance/prism.py --upstream http://127.0.0.1:PORT/api/v2 \
+        --log /tmp/prism.log [--port 0] [--host 127.0.0.1] [--ready-timeout 60]
+
+prints exactly one line, flushed:
+
+    prism-proxy listening on http://127.0.0.1:PORT
+
+and then stays in the foreground until SIGTERM/SIGINT (or until prism dies),
+stopping prism with it.  Clients use the printed URL as the API base URL in
+place of https://console.neon.tech/api/v2 (Prism matches the spec's paths,
+e.g. /projects, relative to its root and forwards them to UPSTREAM + path).
+
+From Python:  `import prism; p = prism.Prism(upstream, log_path); p.start(); p.url; p.stop()`.
+
+Python 3.11 standard library only.  Runs `npm ci` first when node_modules is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_MODULES = os.path.join(HERE, "node_modules")
+PRISM_BIN = os.path.join(NODE_MODULES, "@stoplight", "prism-cli", "dist", "index.js")
+SPEC = os.path.join(NODE_MODULES, "@neondatabase", "api-client", "public-v2-for-users.gen.yaml")
+READY_RE = re.compile(r"Prism is listening on (http://[0-9.]+:\d+)")
+
+
+def ensure_installed(timeout: float = 300.0) -> None:
+    """Install the pinned packages with `npm ci` when they are missing."""
+    if os.path.exists(PRISM_BIN) and os.path.exists(SPEC):
+        return
+    cmd = ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+    print(f"prism.py: node_modules missing, running {' '.join(cmd)} in {HERE}", file=sys.stderr, flush=True)
+    subprocess.run(cmd, cwd=HERE, check=True, timeout=timeout, stdout=sys.stderr)
+    if not (os.path.exists(PRISM_BIN) and os.path.exists(SPEC)):
+        raise RuntimeError("npm ci did not install @stoplight/prism-cli and @neondatabase/api-client")
+
+
+def prism_command(upstream: str, port: int, host: str) -> list[str]:
+    # --errors: request violations are answered by Prism itself (422/401, nothing forwarded);
+    # response violations of severity error are turned into a 500 problem+json.  Either way
+    # Prism logs "Request terminated with error: <problem type>: <title>" (see check_log.py).
+    return ["node", PRISM_BIN, "proxy", "--errors", "--host", host, "--port", str(port),
+            "--verboseLevel", "info", SPEC, upstream]
+
+
+class Prism:
+    def __init__(self, upstream: str, log_path: str, port: int = 0, host: str = "127.0.0.1"):
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("prism.py binds loopback only")
+        self.upstream = upstream.rstrip("/")
+        self.log_path = os.path.abspath(log_path)
+        self.port = port
+        self.host = host
+        self.proc: subprocess.Popen | None = None
+        self.url: str | None = None
+
+    def start(self, ready_timeout: float = 60.0) -> str:
+        ensure_installed()
+        env = dict(os.environ)
+        env.update({"NO_COLOR": "1", "FORCE_COLOR": "0", "SCARF_ANALYTICS": "false",
+                    # Prism must never talk to anything but the loopback upstream.
+                    "HTTP_PROXY": "", "HTTPS_PROXY": "", "http_proxy": "", "https_proxy": ""})
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        log = open(self.log_path, "wb")
+        try:
+            self.proc = subprocess.Popen(prism_command(self.upstream, self.port, self.host),
+                                         cwd=HERE, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        finally:
+            log.close()
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            with open(self.log_path, "rb") as f:
+                m = READY_RE.search(f.read().decode("utf-8", "replace"))
+            if m:
+                self.url = m.group(1)
+                return self.url
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        with open(self.log_path, "rb") as f:
+            tail = f.read()[-2000:].decode("utf-8", "replace")
+        raise RuntimeError(f"prism did not become ready (log {self.log_path}):\n{tail}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        p = self.proc
+        if p is None or p.poll() is not None:
+            return
+        try:
+            os.killpg(p.pid, signal.SIGTERM)   # own session: the group is prism and only prism
+        except ProcessLookupError:
+            return
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout)
+
+    def __enter__(self) -> "Prism":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--upstream", required=True,
+                    help="upstream base URL including the spec's base path, e.g. http://127.0.0.1:PORT/api/v2")
+    ap.add_argument("--log", required=True, help="file that receives prism's log (for check_log.py)")
+    ap.add_argument("--port", type=int, default=0, help="proxy port (0 = pick a free one)")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--ready-timeout", type=float, default=60.0)
+    a = ap.parse_args()
+
+    p = Prism(a.upstream, a.log, a.port, a.host)
+    stopping = False
+
+    def on_signal(signum, frame):
+        nonlocal stopping
+        stopping = True
+        p.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        url = p.start(a.ready_timeout)
+    except Exception as e:  # noqa: BLE001 - report and fail
+        print(f"prism.py: {e}", file=sys.stderr, flush=True)
+        return 1
+    print(f"prism-proxy listening on {url}", flush=True)
+    rc = p.proc.wait()
+    if not stopping:
+        print(f"prism.py: prism exited with status {rc}", file=sys.stderr, flush=True)
+    return 0 if stopping else (rc or 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

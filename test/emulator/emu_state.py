@@ -1,0 +1,941 @@
+"""Domain model of the Neon management API v2 emulator (standard library only).
+
+This module holds the in-memory state (organizations, keys, projects, branches, endpoints, roles, databases,
+operations, snapshots, usage) and the serialisation of each object in the shapes Neon returns.  The HTTP
+route table and the request handlers live in emu_routes.py.
+
+Interface used by the transport half (emu_http.py / neon_emulator.py):
+
+    state = NeonState(operation_ms)
+    state.operation_ms = N                      # may be changed at any time (/_emulator/config)
+    state.reset()                               # forget everything (/_emulator/reset)
+    state.account_for(headers) -> str | None    # account id for rate limiting (None: no valid key)
+    state.add_usage(project_id, add) -> (status, body)   # /_emulator/usage
+    state.bulk_create_projects(org_id, n, name_prefix="bench-") -> list[str]   # fast fixture for benchmarks
+    state.set_org_limit(org_id, name, value)    # change a plan limit (e.g. "projects") of one organization
+
+Time: every status (operation, branch, endpoint) is computed lazily from the clock (``state.clock``,
+default ``time.time``); there are no timers or threads.
+"""
+
+import base64
+import bisect
+import calendar
+import json
+import random
+import re
+import string
+import time
+import uuid
+
+SENTINEL_TIME = "0001-01-01T00:00:00Z"      # consumption period on create / PATCH / DELETE bodies
+NEVER_ACTIVE = "2000-01-01T00:00:00Z"       # endpoint.last_active of a compute that never ran
+ID_RE = re.compile(r"^[a-z0-9-]{1,60}$")
+
+FREE_ORG = "org-agent-free"
+PAID_ORG = "org-agent-paid"
+FREE_KEY = "emulator-free-org-key"
+PAID_KEY = "emulator-paid-org-key"
+PERSONAL_KEY = "emulator-personal-key"
+ACCOUNT_ID = "emulator-account"
+USER_ID = "5d3a6c0e-8f1b-4c2a-9e7d-3b1f2a4c6d8e"
+USER_EMAIL = "agent@emulator.invalid"
+
+# Plan limits per organization.  "projects" is configurable with set_org_limit().
+PLAN_LIMITS = {
+    "free": {
+        "branches": 10, "snapshots": 1, "root_branches": 5, "min_cu": 0.25, "max_cu": 2.0,
+        "restore_window": 86400, "min_suspend": 300, "never_suspend": False, "projects": 30000,
+        "consumption_api": False, "subscription_type": "free_v3", "plan": "free_v3",
+        "branch_logical_size_limit": 512, "default_max_cu": 0.25,
+    },
+    "paid": {
+        "branches": 1000, "snapshots": 10, "root_branches": 5, "min_cu": 0.25, "max_cu": 16.0,
+        "restore_window": 604800, "min_suspend": 60, "never_suspend": True, "projects": 30000,
+        "consumption_api": True, "subscription_type": "scale_v3", "plan": "scale_v3",
+        "branch_logical_size_limit": 2097152, "default_max_cu": 0.25,
+    },
+}
+
+RESERVED_ROLES = {"neon_superuser", "cloud_admin", "zenith_admin", "public", "none"}
+RESERVED_DATABASES = {"postgres", "template0", "template1"}
+
+REGIONS = [
+    # region_id, name, default, lat, long
+    ("aws-us-east-2", "AWS US East 2 (Ohio)", True, "39.9612", "-82.9988"),
+    ("aws-us-east-1", "AWS US East 1 (N. Virginia)", False, "38.9072", "-77.0369"),
+    ("aws-us-west-2", "AWS US West 2 (Oregon)", False, "45.5152", "-122.6784"),
+    ("aws-eu-central-1", "AWS Europe Central 1 (Frankfurt)", False, "50.1109", "8.6821"),
+    ("aws-eu-west-2", "AWS Europe West 2 (London)", False, "51.5074", "-0.1278"),
+    ("aws-ap-southeast-1", "AWS Asia Pacific 1 (Singapore)", False, "1.3521", "103.8198"),
+    ("aws-ap-southeast-2", "AWS Asia Pacific 2 (Sydney)", False, "-33.8688", "151.2093"),
+    ("aws-sa-east-1", "AWS South America East 1 (São Paulo)", False, "-23.5558", "-46.6396"),
+    ("azure-eastus2", "Azure East US 2 (Virginia)", False, "36.6681", "-78.3889"),
+    ("azure-westus3", "Azure West US 3 (Arizona)", False, "33.4484", "-112.0740"),
+    ("azure-gwc", "Azure Germany West Central (Frankfurt)", False, "50.1109", "8.6821"),
+]
+REGION_IDS = {r[0] for r in REGIONS}
+
+QUOTA_FIELDS = ("active_time_seconds", "compute_time_seconds", "written_data_bytes", "data_transfer_bytes",
+                "logical_size_bytes")
+PERIOD_QUOTA_FIELDS = ("active_time_seconds", "compute_time_seconds", "written_data_bytes", "data_transfer_bytes")
+USAGE_FIELDS = ("active_time_seconds", "compute_time_seconds", "written_data_bytes", "data_transfer_bytes",
+                "logical_size_bytes", "data_storage_bytes_hour")
+QUOTA_ERROR_CODES = {
+    "active_time_seconds": "COMPUTE_TIME_EXCEEDED",
+    "compute_time_seconds": "COMPUTE_TIME_EXCEEDED",
+    "written_data_bytes": "WRITTEN_DATA_LIMIT_EXCEEDED",
+    "data_transfer_bytes": "DATA_TRANSFER_LIMIT_EXCEEDED",
+}
+
+ADJECTIVES = (
+    "aged", "ancient", "autumn", "billowing", "bitter", "black", "blue", "bold", "broad", "broken", "calm",
+    "cold", "cool", "crimson", "curly", "damp", "dark", "dawn", "delicate", "divine", "dry", "empty", "falling",
+    "fancy", "flat", "floral", "fragrant", "frosty", "gentle", "green", "hidden", "holy", "icy", "jolly", "late",
+    "lingering", "little", "lively", "long", "lucky", "misty", "morning", "muddy", "mute", "nameless", "noisy",
+    "odd", "old", "orange", "patient", "plain", "polished", "proud", "purple", "quiet", "rapid", "raspy", "red",
+    "restless", "rough", "round", "royal", "shiny", "shrill", "shy", "silent", "small", "snowy", "soft",
+    "solitary", "sparkling", "spring", "square", "steep", "still", "summer", "super", "sweet", "throbbing",
+    "tight", "tiny", "twilight", "wandering", "weathered", "white", "wild", "winter", "wispy", "withered",
+    "yellow", "young",
+)
+NOUNS = (
+    "art", "band", "bar", "base", "bird", "block", "boat", "bonus", "bread", "breeze", "brook", "bush",
+    "butterfly", "cake", "cell", "cherry", "cloud", "credit", "darkness", "dawn", "dew", "disk", "dream", "dust",
+    "feather", "field", "fire", "firefly", "flower", "fog", "forest", "frog", "frost", "glade", "glitter",
+    "grass", "hall", "hat", "haze", "heart", "hill", "king", "lab", "lake", "leaf", "limit", "math", "meadow",
+    "mode", "moon", "morning", "mountain", "mouse", "mud", "night", "paper", "pine", "poetry", "pond", "queen",
+    "rain", "recipe", "resonance", "rice", "river", "salad", "scene", "sea", "shadow", "shape", "silence",
+    "sky", "smoke", "snow", "snowflake", "sound", "star", "sun", "sunset", "surf", "term", "thunder", "tooth",
+    "tree", "truth", "union", "unit", "violet", "voice", "water", "waterfall", "wave", "wildflower", "wind",
+    "wood",
+)
+ALNUM = string.ascii_letters + string.digits
+LOWER_ALNUM = string.ascii_lowercase + string.digits
+
+
+class ApiError(Exception):
+    """An error answer: status plus a GeneralError body (or a custom body)."""
+
+    def __init__(self, status, message, code="", body=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.body = body
+
+    def to_body(self):
+        if self.body is not None:
+            return self.body
+        return {"code": self.code, "message": self.message}
+
+
+# ------------------------------------------------------------------------------------------------ time helpers
+
+def iso(t):
+    """RFC 3339 to the second, UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def iso_us(t):
+    """RFC 3339 with microseconds (operation list cursors)."""
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+    return "%s.%06dZ" % (base, int(round((t - int(t)) * 1e6)) % 1000000)
+
+
+_TS_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})$")
+
+
+def parse_ts(s):
+    """Parse an RFC 3339 / ISO 8601 timestamp; returns unix seconds or None when malformed."""
+    if not isinstance(s, str):
+        return None
+    m = _TS_RE.match(s.strip())
+    if not m:
+        return None
+    y, mo, d, h, mi, se, frac, tz = m.groups()
+    try:
+        t = calendar.timegm((int(y), int(mo), int(d), int(h), int(mi), int(se), 0, 0, 0))
+    except (ValueError, OverflowError):
+        return None
+    if not (1 <= int(mo) <= 12 and 1 <= int(d) <= 31 and int(h) < 24 and int(mi) < 60 and int(se) < 61):
+        return None
+    if frac:
+        t += float(frac)
+    if tz not in ("Z", "z"):
+        sign = 1 if tz[0] == "+" else -1
+        tz = tz[1:].replace(":", "")
+        t -= sign * (int(tz[:2]) * 3600 + int(tz[2:]) * 60)
+    return t
+
+
+def month_start(t):
+    g = time.gmtime(t)
+    return calendar.timegm((g.tm_year, g.tm_mon, 1, 0, 0, 0, 0, 0, 0))
+
+
+def next_month_start(t):
+    g = time.gmtime(t)
+    y, m = (g.tm_year + 1, 1) if g.tm_mon == 12 else (g.tm_year, g.tm_mon + 1)
+    return calendar.timegm((y, m, 1, 0, 0, 0, 0, 0, 0))
+
+
+def cu_json(v):
+    """Compute units: integers print as integers (Neon prints 2, 0.25)."""
+    return int(v) if float(v) == int(v) else float(v)
+
+
+def proxy_host_for(region_id):
+    platform, _, rest = region_id.partition("-")
+    return "%s.%s.neon.tech" % (rest, platform)
+
+
+# ------------------------------------------------------------------------------------------------ objects
+
+class Org:
+    __slots__ = ("id", "name", "handle", "kind", "limits", "created_at", "ix_seq", "ix_pid", "members")
+
+    def __init__(self, oid, name, kind, created_at):
+        self.id = oid
+        self.name = name
+        self.handle = oid
+        self.kind = kind
+        self.limits = dict(PLAN_LIMITS[kind])
+        self.created_at = created_at
+        self.ix_seq = []      # creation sequence numbers of the org's live projects, ascending
+        self.ix_pid = []      # project ids, parallel to ix_seq
+
+    def add_project(self, seq, pid):
+        i = bisect.bisect_left(self.ix_seq, seq)
+        self.ix_seq.insert(i, seq)
+        self.ix_pid.insert(i, pid)
+
+    def remove_project(self, seq):
+        i = bisect.bisect_left(self.ix_seq, seq)
+        if i < len(self.ix_seq) and self.ix_seq[i] == seq:
+            del self.ix_seq[i]
+            del self.ix_pid[i]
+
+    def count(self):
+        return len(self.ix_seq)
+
+
+class Project:
+    __slots__ = ("id", "name", "org_id", "region_id", "pg_version", "seq", "created_at", "updated_at",
+                 "settings", "default_endpoint_settings", "history_retention_seconds", "store_passwords",
+                 "provisioner", "branches", "endpoints", "snapshots", "operations", "busy_until",
+                 "active_time_seconds", "compute_time_seconds", "written_data_bytes", "data_transfer_bytes",
+                 "data_storage_bytes_hour", "compute_last_active_at", "quota_suspended", "usage_events",
+                 "default_branch_id", "period_start", "deleted_branches", "deleted_endpoints")
+
+    def __init__(self):
+        self.branches = {}
+        self.endpoints = {}
+        self.snapshots = {}
+        self.operations = []
+        self.busy_until = 0.0
+        self.active_time_seconds = 0
+        self.compute_time_seconds = 0
+        self.written_data_bytes = 0
+        self.data_transfer_bytes = 0
+        self.data_storage_bytes_hour = 0
+        self.compute_last_active_at = None
+        self.quota_suspended = None
+        self.usage_events = []
+        self.deleted_branches = set()
+        self.deleted_endpoints = set()
+
+
+class Branch:
+    __slots__ = ("id", "project_id", "name", "parent_id", "parent_lsn", "parent_timestamp", "created_at",
+                 "updated_at", "state_changed_at", "ready_at", "protected", "logical_size",
+                 "compute_time_seconds", "active_time_seconds", "written_data_bytes", "data_transfer_bytes",
+                 "roles", "databases", "init_source", "restore_status", "restored_from", "restored_as",
+                 "restore_target", "expires_at", "annotation", "last_reset_at", "head_lsn")
+
+    def __init__(self):
+        self.parent_id = None
+        self.parent_lsn = None
+        self.parent_timestamp = None
+        self.protected = False
+        self.logical_size = 0
+        self.compute_time_seconds = 0
+        self.active_time_seconds = 0
+        self.written_data_bytes = 0
+        self.data_transfer_bytes = 0
+        self.roles = {}
+        self.databases = {}
+        self.init_source = None
+        self.restore_status = None
+        self.restored_from = None
+        self.restored_as = None
+        self.restore_target = None
+        self.expires_at = None
+        self.annotation = {}
+        self.last_reset_at = None
+        self.head_lsn = 0x1A00000
+
+
+class Endpoint:
+    __slots__ = ("id", "project_id", "branch_id", "type", "min_cu", "max_cu", "suspend_timeout_seconds",
+                 "region_id", "created_at", "updated_at", "cur", "pending", "pending_at", "started_at",
+                 "suspended_at", "last_active", "disabled", "settings", "provisioner", "name")
+
+    def __init__(self):
+        self.pending = None
+        self.pending_at = 0.0
+        self.started_at = None
+        self.suspended_at = None
+        self.last_active = None
+        self.disabled = False
+        self.settings = {}
+        self.provisioner = "k8s-neonvm"
+        self.name = None
+
+
+class Role:
+    __slots__ = ("branch_id", "name", "password", "protected", "created_at", "updated_at")
+
+
+class Database:
+    __slots__ = ("id", "branch_id", "name", "owner_name", "created_at", "updated_at")
+
+
+class Operation:
+    __slots__ = ("id", "project_id", "branch_id", "endpoint_id", "action", "created", "start", "end")
+
+    def status(self, now):
+        if now >= self.end:
+            return "finished"
+        if now >= self.start:
+            return "running"
+        return "scheduling"
+
+
+class Snapshot:
+    __slots__ = ("id", "name", "source_branch_id", "created_at", "timestamp", "lsn", "expires_at", "manual",
+                 "full_size")
+
+
+# ------------------------------------------------------------------------------------------------ state
+
+class NeonState:
+    """The whole emulated Neon account: two organizations of an agent plan and one user admin of both."""
+
+    def __init__(self, operation_ms: int = 1000, clock=None, seed=None):
+        self.operation_ms = int(operation_ms)
+        self.clock = clock or time.time
+        self._seed = seed
+        self.reset()
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        now = self.clock()
+        self.rng = random.Random(self._seed)
+        self.orgs = {
+            FREE_ORG: Org(FREE_ORG, "Agent Free", "free", now),
+            PAID_ORG: Org(PAID_ORG, "Agent Paid", "paid", now),
+        }
+        # token -> dict(kind "org"|"personal", org_id, key_id, name, created_at, revoked)
+        self.keys = {
+            FREE_KEY: {"kind": "org", "org_id": FREE_ORG, "id": 1000001, "name": "emulator-free-org-key"},
+            PAID_KEY: {"kind": "org", "org_id": PAID_ORG, "id": 1000002, "name": "emulator-paid-org-key"},
+            PERSONAL_KEY: {"kind": "personal", "org_id": None, "id": 1000003, "name": "emulator-personal-key"},
+        }
+        for k in self.keys.values():
+            k["created_at"] = now
+            k["last_used_at"] = None
+        self.next_key_id = 1954900
+        self.projects = {}        # id -> Project (live only)
+        self.seq_of = {}          # every project id ever created -> creation sequence number (cursors)
+        self.next_seq = 1
+        self.used_ids = set()     # branch / endpoint / snapshot ids
+        self.next_db_id = 39724300
+
+    def set_org_limit(self, org_id, name, value):
+        """Change one plan limit of an organization (e.g. set_org_limit("org-agent-free", "projects", 5))."""
+        org = self.orgs[org_id]
+        if name not in org.limits:
+            raise KeyError(name)
+        org.limits[name] = value
+
+    def now(self):
+        return self.clock()
+
+    # -- keys ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def bearer(headers):
+        auth = headers.get("authorization") if headers else None
+        if not auth:
+            return None
+        parts = auth.strip().split(None, 1)
+        if len(parts) == 2 and parts[0].lower() == "bearer":
+            return parts[1].strip()
+        return None
+
+    def key_info(self, headers):
+        tok = self.bearer(headers)
+        if tok is None:
+            return None
+        info = self.keys.get(tok)
+        if info is None or info.get("revoked"):
+            return None
+        return info
+
+    def account_for(self, headers: dict) -> str | None:
+        """All keys of the emulator belong to one Neon account (rate limits are per account)."""
+        return ACCOUNT_ID if self.key_info(headers) is not None else None
+
+    # -- ids -----------------------------------------------------------------------------------------------
+    def _words(self):
+        return self.rng.choice(ADJECTIVES), self.rng.choice(NOUNS)
+
+    def new_project_id(self):
+        while True:
+            a, n = self._words()
+            pid = "%s-%s-%08d" % (a, n, self.rng.randrange(100000000))
+            if pid not in self.seq_of:
+                return pid
+
+    def new_object_id(self, prefix):
+        while True:
+            a, n = self._words()
+            oid = "%s-%s-%s-a5%s" % (prefix, a, n, "".join(self.rng.choice(LOWER_ALNUM) for _ in range(6)))
+            if oid not in self.used_ids:
+                self.used_ids.add(oid)
+                return oid
+
+    def new_password(self):
+        return "".join(self.rng.choice(ALNUM) for _ in range(12))
+
+    def new_db_id(self):
+        self.next_db_id += 1
+        return self.next_db_id
+
+    # -- operations ----------------------------------------------------------------------------------------
+    def add_operations(self, p, specs, finished=False):
+        """specs: list of (action, branch_id, endpoint_id).  The operations of one request run one after the
+        other within operation_ms; the first create_timeline is 'running' at once (as Neon shows it),
+        everything else starts with 'scheduling' (the first 10% of its slot).  Returns the Operation list."""
+        now = self.now()
+        n = len(specs)
+        if n == 0:
+            return []
+        total = 0.0 if finished else self.operation_ms / 1000.0
+        slot = total / n
+        ops = []
+        for i, (action, bid, eid) in enumerate(specs):
+            op = Operation()
+            op.id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            op.project_id = p.id
+            op.branch_id = bid
+            op.endpoint_id = eid
+            op.action = action
+            op.created = now + i * 1e-6
+            if finished:
+                op.created = op.start = op.end = now - 1e-3 + i * 1e-6
+            else:
+                begin = now + i * slot
+                op.start = begin if (i == 0 and action == "create_timeline") else begin + 0.1 * slot
+                op.end = now + (i + 1) * slot
+            p.operations.append(op)
+            ops.append(op)
+        if not finished:
+            p.busy_until = max(p.busy_until, ops[-1].end)
+        return ops
+
+    def is_busy(self, p):
+        return self.now() < p.busy_until
+
+    def check_lock(self, p):
+        if self.now() < p.busy_until:
+            raise ApiError(423, "project already has running operations, scheduling of new ones is prohibited")
+
+    def op_json(self, op, now=None):
+        now = self.now() if now is None else now
+        st = op.status(now)
+        d = {"id": op.id, "project_id": op.project_id}
+        if op.branch_id:
+            d["branch_id"] = op.branch_id
+        if op.endpoint_id:
+            d["endpoint_id"] = op.endpoint_id
+        d["action"] = op.action
+        d["status"] = st
+        d["failures_count"] = 0
+        d["created_at"] = iso(op.created)
+        if st == "finished":
+            d["updated_at"] = iso(op.end)
+            d["total_duration_ms"] = int(round((op.end - op.start) * 1000))
+        elif st == "running":
+            d["updated_at"] = iso(op.start)
+            d["total_duration_ms"] = int((now - op.start) * 1000)
+        else:
+            d["updated_at"] = iso(op.created)
+            d["total_duration_ms"] = 0
+        return d
+
+    # -- endpoints state -----------------------------------------------------------------------------------
+    def ep_resolve(self, ep, now=None):
+        now = self.now() if now is None else now
+        if ep.pending is not None and now >= ep.pending_at:
+            ep.cur = ep.pending
+            ep.pending = None
+            ep.updated_at = ep.pending_at
+            if ep.cur == "active":
+                ep.started_at = ep.pending_at
+                ep.last_active = ep.pending_at
+            elif ep.cur == "idle":
+                if ep.started_at is not None:
+                    ep.last_active = max(ep.last_active or 0, ep.pending_at)
+                ep.suspended_at = ep.pending_at
+
+    def ep_schedule(self, ep, state, at):
+        self.ep_resolve(ep)
+        ep.pending = state
+        ep.pending_at = at
+
+    def ep_suspend_now(self, ep, now):
+        self.ep_resolve(ep, now)
+        was_running = ep.cur == "active" or ep.pending == "active"
+        ep.pending = None
+        if ep.cur != "idle":
+            ep.cur = "idle"
+            ep.suspended_at = now
+            if ep.started_at is not None:
+                ep.last_active = now
+        ep.updated_at = now
+        return was_running
+
+    def ep_running(self, ep):
+        self.ep_resolve(ep)
+        return ep.cur == "active" or ep.pending == "active"
+
+    # -- factories -----------------------------------------------------------------------------------------
+    def make_branch(self, p, name, now, parent=None, ready_at=None, bid=None):
+        b = Branch()
+        b.id = bid or self.new_object_id("br")
+        b.project_id = p.id
+        b.name = name if name else b.id
+        b.created_at = now
+        b.updated_at = now
+        b.state_changed_at = now
+        b.ready_at = now if ready_at is None else ready_at
+        if parent is not None:
+            b.parent_id = parent.id
+            b.head_lsn = parent.head_lsn
+        p.branches[b.id] = b
+        return b
+
+    def make_endpoint(self, p, b, ep_type, min_cu, max_cu, suspend, now, state="init", pending="active",
+                      pending_at=None):
+        ep = Endpoint()
+        ep.id = self.new_object_id("ep")
+        ep.project_id = p.id
+        ep.branch_id = b.id
+        ep.type = ep_type
+        ep.min_cu = min_cu
+        ep.max_cu = max_cu
+        ep.suspend_timeout_seconds = suspend
+        ep.region_id = p.region_id
+        ep.created_at = now
+        ep.updated_at = now
+        ep.cur = state
+        ep.pending = pending
+        ep.pending_at = float("inf") if pending_at is None else pending_at   # set by ep_schedule()
+        p.endpoints[ep.id] = ep
+        return ep
+
+    def make_role(self, b, name, now, password=None):
+        r = Role()
+        r.branch_id = b.id
+        r.name = name
+        r.password = password or self.new_password()
+        r.protected = False
+        r.created_at = now
+        r.updated_at = now
+        b.roles[name] = r
+        return r
+
+    def make_database(self, b, name, owner, now, db_id=None):
+        d = Database()
+        d.id = db_id or self.new_db_id()
+        d.branch_id = b.id
+        d.name = name
+        d.owner_name = owner
+        d.created_at = now
+        d.updated_at = now
+        b.databases[name] = d
+        return d
+
+    def new_project(self, org_id, name, region_id, pg_version, now, pid=None):
+        p = Project()
+        p.id = pid or self.new_project_id()
+        p.name = name if name else p.id
+        p.org_id = org_id
+        p.region_id = region_id
+        p.pg_version = pg_version
+        p.seq = self.next_seq
+        self.next_seq += 1
+        p.created_at = now
+        p.updated_at = now
+        p.settings = {"allowed_ips": {"ips": [], "protected_branches_only": False},
+                      "enable_logical_replication": False, "block_public_connections": False,
+                      "block_vpc_connections": False}
+        p.default_endpoint_settings = {"autoscaling_limit_min_cu": 0.25, "autoscaling_limit_max_cu": 0.25,
+                                       "suspend_timeout_seconds": 0}
+        p.history_retention_seconds = 86400
+        p.store_passwords = True
+        p.provisioner = "k8s-neonvm"
+        p.period_start = month_start(now)
+        p.default_branch_id = None
+        self.projects[p.id] = p
+        self.seq_of[p.id] = p.seq
+        self.orgs[org_id].add_project(p.seq, p.id)
+        return p
+
+    def drop_project(self, p):
+        self.projects.pop(p.id, None)
+        self.orgs[p.org_id].remove_project(p.seq)
+
+    def move_project(self, p, dest_org_id):
+        self.orgs[p.org_id].remove_project(p.seq)
+        p.org_id = dest_org_id
+        self.orgs[dest_org_id].add_project(p.seq, p.id)
+
+    # -- bulk fixture (benchmarks) -------------------------------------------------------------------------
+    def bulk_create_projects(self, org_id, n, name_prefix="bench-"):
+        """Create n fully provisioned projects in org_id at once (no operations, branch ready, compute idle).
+        Bypasses the project limit and rate limits.  Returns the list of new project ids."""
+        if org_id not in self.orgs:
+            raise KeyError(org_id)
+        now = self.now()
+        ids = []
+        for i in range(int(n)):
+            p = self.new_project(org_id, None, "aws-us-east-2", 17, now)
+            p.name = "%s%d" % (name_prefix, i) if name_prefix else p.id
+            b = self.make_branch(p, "main", now)
+            p.default_branch_id = b.id
+            self.make_endpoint(p, b, "read_write", 0.25, 0.25, 0, now, state="idle", pending=None)
+            self.make_role(b, "neondb_owner", now)
+            self.make_database(b, "neondb", "neondb_owner", now)
+            ids.append(p.id)
+        return ids
+
+    # -- periods / usage / quotas --------------------------------------------------------------------------
+    def roll_period(self, p, now=None):
+        """Counters and quota suspensions reset at the start of each calendar month (billing period)."""
+        now = self.now() if now is None else now
+        ms = month_start(now)
+        if ms > p.period_start:
+            p.period_start = ms
+            p.active_time_seconds = p.compute_time_seconds = 0
+            p.written_data_bytes = p.data_transfer_bytes = p.data_storage_bytes_hour = 0
+            for b in p.branches.values():
+                b.compute_time_seconds = b.active_time_seconds = 0
+                b.written_data_bytes = b.data_transfer_bytes = 0
+            p.quota_suspended = None
+
+    def exceeded_quota(self, p):
+        quota = p.settings.get("quota") or {}
+        for f in PERIOD_QUOTA_FIELDS:
+            q = quota.get(f) or 0
+            if q > 0 and getattr(p, f) >= q:
+                return f
+        return None
+
+    def enforce_quota(self, p):
+        """Suspend every compute of the project when a period quota is reached; lift the block (computes stay
+        idle) when no quota is exceeded any more.  Returns True when this call suspended the project."""
+        f = self.exceeded_quota(p)
+        if f is None:
+            p.quota_suspended = None
+            return False
+        newly = p.quota_suspended is None
+        p.quota_suspended = f
+        now = self.now()
+        specs = []
+        for ep in p.endpoints.values():
+            if self.ep_suspend_now(ep, now):
+                specs.append(("suspend_compute", ep.branch_id, ep.id))
+        if specs:
+            # control-plane operations: visible in the operation list, already finished (they never lock)
+            self.add_operations(p, specs, finished=True)
+        return newly
+
+    def add_usage(self, project_id, add) -> tuple:
+        """/_emulator/usage: add simulated usage to one project (or to every project when project_id is None)."""
+        if not isinstance(add, dict):
+            return 400, {"code": "", "message": "add must be an object"}
+        clean = {}
+        for k, v in add.items():
+            if k not in USAGE_FIELDS:
+                return 400, {"code": "", "message": "unknown usage field %r; expected one of %s"
+                             % (k, ", ".join(USAGE_FIELDS))}
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                return 400, {"code": "", "message": "usage field %s must be a number >= 0" % k}
+            clean[k] = int(v)
+        if project_id is None:
+            targets = list(self.projects.values())
+        else:
+            p = self.projects.get(project_id)
+            if p is None:
+                return 404, {"code": "", "message": "project %s not found" % project_id}
+            targets = [p]
+        now = self.now()
+        suspended = []
+        for p in targets:
+            self.roll_period(p, now)
+            b = p.branches.get(p.default_branch_id)
+            for k, v in clean.items():
+                if k == "logical_size_bytes":
+                    if b is not None:
+                        b.logical_size += v
+                    continue
+                setattr(p, k, getattr(p, k) + v)
+                if b is not None and k in ("active_time_seconds", "compute_time_seconds", "written_data_bytes",
+                                           "data_transfer_bytes"):
+                    setattr(b, k, getattr(b, k) + v)
+            if clean.get("active_time_seconds") or clean.get("compute_time_seconds"):
+                p.compute_last_active_at = now
+                for ep in p.endpoints.values():
+                    self.ep_resolve(ep, now)
+                    if ep.cur == "active":
+                        ep.last_active = now
+            if any(clean.values()):
+                p.usage_events.append((now, clean))
+            if self.enforce_quota(p):
+                suspended.append(p.id)
+        return 200, {"updated": len(targets), "suspended": suspended}
+
+    # -- serialisation -------------------------------------------------------------------------------------
+    def _settings_json(self, p):
+        s = dict(p.settings)
+        if "quota" in s and not s["quota"]:
+            del s["quota"]
+        return s
+
+    def _des_json(self, p):
+        d = dict(p.default_endpoint_settings)
+        for k in ("autoscaling_limit_min_cu", "autoscaling_limit_max_cu"):
+            if k in d:
+                d[k] = cu_json(d[k])
+        return d
+
+    def synthetic_storage_size(self, p):
+        return sum(b.logical_size for b in p.branches.values())
+
+    def project_json(self, p, variant="get"):
+        """variant: 'create' (POST body), 'get' (GET /projects/{id}), 'mutate' (PATCH / DELETE bodies)."""
+        org = self.orgs[p.org_id]
+        lim = org.limits["branch_logical_size_limit"]
+        if variant == "get":
+            self.roll_period(p)
+        d = {
+            "data_storage_bytes_hour": p.data_storage_bytes_hour,
+            "data_transfer_bytes": p.data_transfer_bytes,
+            "written_data_bytes": p.written_data_bytes,
+            "compute_time_seconds": p.compute_time_seconds,
+            "active_time_seconds": p.active_time_seconds,
+            "cpu_used_sec": p.compute_time_seconds,
+            "id": p.id,
+            "platform_id": p.region_id.split("-", 1)[0],
+            "region_id": p.region_id,
+            "name": p.name,
+            "provisioner": p.provisioner,
+            "default_endpoint_settings": self._des_json(p),
+            "settings": self._settings_json(p),
+            "pg_version": p.pg_version,
+            "proxy_host": proxy_host_for(p.region_id),
+            "branch_logical_size_limit": lim,
+            "branch_logical_size_limit_bytes": lim * 1024 * 1024,
+            "store_passwords": p.store_passwords,
+            "creation_source": "console",
+            "history_retention_seconds": p.history_retention_seconds,
+            "created_at": iso(p.created_at),
+            "updated_at": iso(p.updated_at),
+        }
+        if variant != "create":
+            d["synthetic_storage_size"] = self.synthetic_storage_size(p)
+        if variant == "get":
+            d["consumption_period_start"] = iso(p.period_start)
+            d["consumption_period_end"] = iso(next_month_start(p.period_start))
+        else:
+            d["consumption_period_start"] = SENTINEL_TIME
+            d["consumption_period_end"] = SENTINEL_TIME
+        d["owner_id"] = USER_ID
+        if variant == "get":
+            d["owner"] = {"email": USER_EMAIL, "name": "Emulator Agent", "branches_limit": org.limits["branches"],
+                          "subscription_type": org.limits["subscription_type"]}
+        if p.compute_last_active_at is not None:
+            d["compute_last_active_at"] = iso(p.compute_last_active_at)
+        d["org_id"] = p.org_id
+        return d
+
+    def project_list_item(self, p):
+        org = self.orgs[p.org_id]
+        lim = org.limits["branch_logical_size_limit"]
+        d = {
+            "id": p.id,
+            "platform_id": p.region_id.split("-", 1)[0],
+            "region_id": p.region_id,
+            "name": p.name,
+            "provisioner": p.provisioner,
+            "default_endpoint_settings": self._des_json(p),
+            "settings": self._settings_json(p),
+            "pg_version": p.pg_version,
+            "proxy_host": proxy_host_for(p.region_id),
+            "branch_logical_size_limit": lim,
+            "branch_logical_size_limit_bytes": lim * 1024 * 1024,
+            "store_passwords": p.store_passwords,
+            "active_time": p.active_time_seconds if month_start(self.now()) <= p.period_start else 0,
+            "cpu_used_sec": p.compute_time_seconds if month_start(self.now()) <= p.period_start else 0,
+            "creation_source": "console",
+            "created_at": iso(p.created_at),
+            "updated_at": iso(p.updated_at),
+            "synthetic_storage_size": self.synthetic_storage_size(p),
+            "quota_reset_at": iso(next_month_start(self.now())),
+            "owner_id": USER_ID,
+        }
+        if p.compute_last_active_at is not None:
+            d["compute_last_active_at"] = iso(p.compute_last_active_at)
+        d["org_id"] = p.org_id
+        return d
+
+    def branch_json(self, p, b, with_created_by=False, now=None):
+        now = self.now() if now is None else now
+        d = {"id": b.id, "project_id": b.project_id}
+        if b.parent_id:
+            d["parent_id"] = b.parent_id
+            d["parent_lsn"] = b.parent_lsn or "0/1A00000"
+            d["parent_timestamp"] = iso(b.parent_timestamp if b.parent_timestamp is not None else b.created_at)
+        d["name"] = b.name
+        ready = now >= b.ready_at
+        if ready:
+            d["current_state"] = "ready"
+            d["state_changed_at"] = iso(max(b.ready_at, b.state_changed_at))
+        else:
+            d["current_state"] = "init" if b.last_reset_at is None else "resetting"
+            d["pending_state"] = "ready"
+            d["state_changed_at"] = iso(b.state_changed_at)
+        if ready:
+            d["logical_size"] = b.logical_size
+        d["creation_source"] = "console"
+        is_default = p.default_branch_id == b.id
+        d["primary"] = is_default
+        d["default"] = is_default
+        d["protected"] = b.protected
+        d["cpu_used_sec"] = b.compute_time_seconds
+        d["compute_time_seconds"] = b.compute_time_seconds
+        d["active_time_seconds"] = b.active_time_seconds
+        d["written_data_bytes"] = b.written_data_bytes
+        d["data_transfer_bytes"] = b.data_transfer_bytes
+        d["created_at"] = iso(b.created_at)
+        d["updated_at"] = iso(b.updated_at)
+        if b.last_reset_at is not None:
+            d["last_reset_at"] = iso(b.last_reset_at)
+        if b.expires_at is not None:
+            d["expires_at"] = iso(b.expires_at)
+            d["ttl_interval_seconds"] = max(0, int(b.expires_at - b.created_at))
+        if b.init_source:
+            d["init_source"] = b.init_source
+        if b.restore_status:
+            d["restore_status"] = b.restore_status
+        if b.restored_from:
+            d["restored_from"] = b.restored_from
+        if b.restored_as:
+            d["restored_as"] = b.restored_as
+        if with_created_by:
+            d["created_by"] = {"name": "Emulator", "image": ""}
+        return d
+
+    def endpoint_json(self, ep, with_last_active=True, now=None):
+        now = self.now() if now is None else now
+        self.ep_resolve(ep, now)
+        host = "%s.%s" % (ep.id, proxy_host_for(ep.region_id))
+        d = {
+            "host": host,
+            "id": ep.id,
+            "project_id": ep.project_id,
+            "branch_id": ep.branch_id,
+            "autoscaling_limit_min_cu": cu_json(ep.min_cu),
+            "autoscaling_limit_max_cu": cu_json(ep.max_cu),
+            "region_id": ep.region_id,
+            "type": ep.type,
+            "current_state": ep.cur,
+        }
+        if ep.pending is not None:
+            d["pending_state"] = ep.pending
+        d["settings"] = dict(ep.settings)
+        d["pooler_enabled"] = False
+        d["pooler_mode"] = "transaction"
+        d["disabled"] = ep.disabled
+        d["passwordless_access"] = True
+        if with_last_active:
+            d["last_active"] = iso(ep.last_active) if ep.last_active is not None else NEVER_ACTIVE
+        d["creation_source"] = "console"
+        d["created_at"] = iso(ep.created_at)
+        d["updated_at"] = iso(ep.updated_at)
+        if ep.started_at is not None:
+            d["started_at"] = iso(ep.started_at)
+        if ep.suspended_at is not None:
+            d["suspended_at"] = iso(ep.suspended_at)
+        d["proxy_host"] = proxy_host_for(ep.region_id)
+        d["suspend_timeout_seconds"] = ep.suspend_timeout_seconds
+        d["provisioner"] = ep.provisioner
+        if ep.name:
+            d["name"] = ep.name
+        return d
+
+    @staticmethod
+    def role_json(r, with_password=False):
+        d = {"branch_id": r.branch_id, "name": r.name}
+        if with_password:
+            d["password"] = r.password
+        d["protected"] = r.protected
+        d["created_at"] = iso(r.created_at)
+        d["updated_at"] = iso(r.updated_at)
+        return d
+
+    @staticmethod
+    def database_json(db):
+        return {"id": db.id, "branch_id": db.branch_id, "name": db.name, "owner_name": db.owner_name,
+                "created_at": iso(db.created_at), "updated_at": iso(db.updated_at)}
+
+    @staticmethod
+    def snapshot_json(s):
+        d = {"id": s.id, "name": s.name, "lsn": s.lsn, "timestamp": iso(s.timestamp),
+             "source_branch_id": s.source_branch_id, "created_at": iso(s.created_at)}
+        if s.expires_at is not None:
+            d["expires_at"] = iso(s.expires_at)
+        d["manual"] = s.manual
+        d["full_size"] = s.full_size
+        return d
+
+    def connection_uri(self, p, ep, role, db_name, pooled=False):
+        host_ep = ep.id + ("-pooler" if pooled else "")
+        host = "%s.%s" % (host_ep, proxy_host_for(ep.region_id))
+        return "postgresql://%s:%s@%s/%s?sslmode=require" % (role.name, role.password, host, db_name)
+
+    def connection_details(self, p, ep, role, db_name):
+        host = "%s.%s" % (ep.id, proxy_host_for(ep.region_id))
+        return {
+            "connection_uri": self.connection_uri(p, ep, role, db_name),
+            "connection_parameters": {
+                "database": db_name, "password": role.password, "role": role.name, "host": host,
+                "pooler_host": "%s-pooler.%s" % (ep.id, proxy_host_for(ep.region_id)),
+            },
+        }
+
+    @staticmethod
+    def branch_cursor(b_id, sort_by, value, order):
+        raw = json.dumps({"branch_id": b_id, "sort_by": sort_by, "sort_by_value": value,
+                          "sort_order": order.upper()}, separators=(",", ":"))
+        return base64.b64encode(raw.encode()).decode()
+
+    @staticmethod
+    def parse_branch_cursor(cur):
+        try:
+            d = json.loads(base64.b64decode(cur.encode(), validate=False).decode())
+            return d["branch_id"], d["sort_by_value"]
+        except Exception:  # noqa: BLE001 - any malformed cursor is a 400
+            return None

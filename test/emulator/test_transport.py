@@ -1,0 +1,537 @@
+"""Transport tests of the Neon API emulator: HTTP/1.1, request log, control API, rate limiting, faults.
+
+Run from the repository root:  python3 -m unittest discover -s test/emulator -p 'test_*.py'
+Each test starts its own emulator on port 0 (see emu_testlib.EmulatorProcess).
+"""
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+from emu_testlib import (EMULATOR, FREE_KEY, PAID_KEY, EmulatorProcess, raw_exchange, read_response)
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+NO_LIMIT = 0          # --rate-limit-rpm 0 disables rate limiting
+
+
+def is_general_error(body):
+    return (isinstance(body, dict) and isinstance(body.get("code"), str) and isinstance(body.get("message"), str)
+            and body["message"] != "")
+
+
+class EmuTest(unittest.TestCase):
+    emu_args = {"rate_limit_rpm": NO_LIMIT, "operation_ms": 50}
+
+    def setUp(self):
+        self.emu = EmulatorProcess(**self.emu_args)
+        self.emu.start()
+        self.addCleanup(self.emu.stop)
+
+    def create_project(self, name, key=FREE_KEY):
+        status, _, body = self.emu.request("POST", "/projects", {"project": {"name": name}}, key=key)
+        self.assertEqual(status, 201, body)
+        return body["project"]["id"]
+
+    def project_names(self, key=FREE_KEY):
+        status, _, body = self.emu.request("GET", "/projects", key=key, query={"limit": 400})
+        self.assertEqual(status, 200, body)
+        return {p["name"] for p in body["projects"]}
+
+
+class TestHTTP(EmuTest):
+    def test_keep_alive_one_connection(self):
+        pid = self.create_project("ka")
+        conn = self.emu.connection()
+        self.addCleanup(conn.close)
+        socks = set()
+        hdrs = {"Authorization": "Bearer " + FREE_KEY}
+        for _ in range(20):
+            conn.request("GET", "/api/v2/projects/" + pid, headers=hdrs)
+            resp = conn.getresponse()
+            body = json.loads(resp.read())
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(body["project"]["id"], pid)
+            self.assertIsNone(resp.getheader("Connection"))
+            socks.add(id(conn.sock))
+        self.assertEqual(len(socks), 1)
+        health = self.emu.control("GET", "/health")[1]
+        # the POST above, this connection, and the health request itself
+        self.assertLessEqual(health["total_connections"], 3)
+
+    def test_pipelined_requests_answered_in_order(self):
+        pid = self.create_project("pipe")
+        auth = "Authorization: Bearer %s\r\n" % FREE_KEY
+        body = json.dumps({"project": {"name": "pipe2"}}).encode()
+        data = (("GET /api/v2/projects/%s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (pid, auth)).encode()
+                + ("PATCH /api/v2/projects/%s/transfer HTTP/1.1\r\nHost: x\r\n%s\r\n" % (pid, auth)).encode()
+                + ("POST /api/v2/projects HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\n"
+                   "Content-Length: %d\r\n\r\n" % (auth, len(body))).encode() + body
+                + ("GET /_emulator/health HTTP/1.1\r\nHost: x\r\n\r\n").encode()
+                + ("GET /api/v2/projects?limit=400 HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n"
+                   % auth).encode())
+        res = raw_exchange("127.0.0.1", self.emu.port, data, 5)
+        self.assertEqual([r[0] for r in res], [200, 404, 201, 200, 200])
+        self.assertEqual(json.loads(res[0][2])["project"]["id"], pid)
+        self.assertEqual(json.loads(res[2][2])["project"]["name"], "pipe2")
+        self.assertEqual(json.loads(res[3][2])["status"], "ok")
+        names = {p["name"] for p in json.loads(res[4][2])["projects"]}
+        self.assertIn("pipe2", names)
+        self.assertEqual(res[4][1].get("connection"), "close")
+
+    def test_pipelined_bytes_split_one_by_one(self):
+        pid = self.create_project("split")
+        data = ("GET /api/v2/projects/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                % (pid, FREE_KEY)).encode() * 3
+        s = socket.create_connection(("127.0.0.1", self.emu.port), timeout=5)
+        self.addCleanup(s.close)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(data)):
+            s.send(data[i:i + 1])
+        f = s.makefile("rb")
+        for _ in range(3):
+            status, _, body = read_response(f)
+            self.assertEqual(status, 200)
+            self.assertEqual(json.loads(body)["project"]["id"], pid)
+
+    def test_chunked_request_body(self):
+        payload = json.dumps({"project": {"name": "chunked"}}).encode()
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(payload[i:i + 7]), payload[i:i + 7])
+                          for i in range(0, len(payload), 7)) + b"0\r\n\r\n"
+        data = (b"POST /api/v2/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + FREE_KEY.encode()
+                + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks)
+        (status, _, body), = raw_exchange("127.0.0.1", self.emu.port, data, 1)
+        self.assertEqual(status, 201, body)
+        self.assertIn("chunked", self.project_names())
+
+    def test_bad_requests(self):
+        # unsupported transfer coding, malformed chunk, malformed request line, bad Content-Length
+        for data, want in ((b"POST /api/v2/projects HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+                           (b"POST /api/v2/projects HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+                           (b"GARBAGE\r\n\r\n", 400),
+                           (b"POST /api/v2/projects HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400)):
+            (status, headers, body), = raw_exchange("127.0.0.1", self.emu.port, data, 1)
+            self.assertEqual(status, want, data)
+            self.assertTrue(is_general_error(json.loads(body)))
+            self.assertRegex(headers["x-neon-ret-request-id"], UUID_RE)
+            self.assertEqual(headers.get("connection"), "close")
+
+    def test_expect_100_continue(self):
+        payload = json.dumps({"project": {"name": "expect"}}).encode()
+        s = socket.create_connection(("127.0.0.1", self.emu.port), timeout=5)
+        self.addCleanup(s.close)
+        s.sendall(b"POST /api/v2/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + FREE_KEY.encode()
+                  + b"\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(payload))
+        f = s.makefile("rb")
+        status, _, _ = read_response(f)
+        self.assertEqual(status, 100)
+        s.sendall(payload)
+        status, _, body = read_response(f)
+        self.assertEqual(status, 201, body)
+
+    def test_http10_and_head(self):
+        (status, headers, body), = raw_exchange("127.0.0.1", self.emu.port,
+                                                b"GET /_emulator/health HTTP/1.0\r\n\r\n", 1)
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("connection"), "close")
+        s = socket.create_connection(("127.0.0.1", self.emu.port), timeout=5)
+        self.addCleanup(s.close)
+        s.sendall(b"HEAD /_emulator/health HTTP/1.1\r\nHost: x\r\n\r\nGET /_emulator/health HTTP/1.1\r\n\r\n")
+        f = s.makefile("rb")
+        line = f.readline()
+        self.assertIn(b" 200 ", line)
+        while f.readline() not in (b"\r\n", b""):
+            pass
+        # the next bytes are the second response: HEAD sent no body
+        self.assertTrue(f.readline().startswith(b"HTTP/1.1 200"))
+
+    def test_headers_on_every_response(self):
+        ids = set()
+        calls = [("GET", "/projects", FREE_KEY), ("GET", "/projects", None),            # 200, 401
+                 ("PATCH", "/projects/x/transfer", FREE_KEY),                           # 404 not in spec
+                 ("GET", "/api/v2", FREE_KEY), ("GET", "/nothing-here", None),           # 404 outside routes
+                 ("GET", "/_emulator/health", None), ("GET", "/_emulator/nope", None),
+                 ("GET", "/_emulator/config", None)]
+        for method, path, key in calls:
+            status, headers, body = self.emu.request(method, path, key=key)
+            self.assertRegex(headers.get("x-neon-ret-request-id", ""), UUID_RE, (method, path))
+            self.assertEqual(headers.get("content-type"), "application/json; charset=utf-8")
+            self.assertIn("date", headers)
+            self.assertTrue(headers["date"].endswith(" GMT"))
+            ids.add(headers["x-neon-ret-request-id"])
+        self.assertEqual(len(ids), len(calls))
+
+    def test_unknown_route_is_404_general_error(self):
+        for method, path in (("PATCH", "/projects/x/transfer"), ("GET", "/nope"), ("DELETE", "/users/me"),
+                             ("PUT", "/projects")):
+            status, headers, body = self.emu.request(method, path, key=FREE_KEY)
+            self.assertEqual(status, 404, (method, path, body))
+            self.assertEqual(body["code"], "")
+            self.assertTrue(body["message"])
+            self.assertIn("x-neon-ret-request-id", headers)
+
+    def test_thousand_concurrent_connections(self):
+        pid = self.create_project("many")
+        req = ("GET /api/v2/projects/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+               % (pid, FREE_KEY)).encode()
+        socks = []
+        try:
+            for _ in range(1000):
+                s = socket.create_connection(("127.0.0.1", self.emu.port), timeout=20)
+                socks.append(s)
+            files = [s.makefile("rb") for s in socks]
+            for round_ in range(2):          # the same 1,000 connections stay usable (keep-alive)
+                for s in socks:
+                    s.sendall(req)
+                for f in files:
+                    status, _, body = read_response(f)
+                    self.assertEqual(status, 200)
+                if round_ == 0:
+                    health = self.emu.control("GET", "/health")[1]
+                    self.assertGreaterEqual(health["connections"], 1000)
+        finally:
+            for s in socks:
+                s.close()
+
+
+class TestControl(EmuTest):
+    def test_request_log(self):
+        t0 = time.time()
+        pid = self.create_project("logged")
+        self.emu.request("GET", "/projects/" + pid, key=FREE_KEY, query={"a": "1", "b": ["x", "y"], "c": ""})
+        self.emu.request("PATCH", "/projects/x/transfer", key=FREE_KEY)
+        self.emu.control("GET", "/config")          # control calls are not logged
+        t1 = time.time()
+        log = self.emu.requests()
+        self.assertEqual(len(log), 3)
+        self.assertEqual([(e["method"], e["path"], e["status"]) for e in log],
+                         [("POST", "/api/v2/projects", 201), ("GET", "/api/v2/projects/" + pid, 200),
+                          ("PATCH", "/api/v2/projects/x/transfer", 404)])
+        self.assertEqual(log[0]["query"], {})
+        self.assertEqual(log[1]["query"], {"a": "1", "b": ["x", "y"], "c": ""})
+        for e in log:
+            self.assertIsInstance(e["at"], float)
+            self.assertTrue(t0 - 0.01 <= e["at"] <= t1 + 0.01)
+            self.assertIsNone(e["fault"])
+        self.assertLessEqual(log[0]["at"], log[1]["at"])
+        # filters: limit and since
+        status, last = self.emu.control("GET", "/requests?limit=1")
+        self.assertEqual([e["method"] for e in last], ["PATCH"])
+        status, since = self.emu.control("GET", "/requests?since=%r" % log[1]["at"])
+        self.assertEqual(len(since), 2)
+        # DELETE clears the log only
+        self.assertEqual(self.emu.control("DELETE", "/requests")[0], 200)
+        self.assertEqual(self.emu.requests(), [])
+        self.assertIn("logged", self.project_names())
+
+    def test_reset(self):
+        self.create_project("before-reset")
+        self.emu.config(burst_rps=2, rate_limit_rpm=6000)
+        self.emu.request("GET", "/users/me", key=PAID_KEY)
+        self.emu.request("GET", "/users/me", key=PAID_KEY)
+        self.assertEqual(self.emu.request("GET", "/users/me", key=PAID_KEY)[0], 429)
+        out = self.emu.reset()
+        self.assertTrue(out["reset"])
+        self.assertEqual(self.emu.requests(), [])
+        self.assertNotEqual(self.emu.request("GET", "/users/me", key=PAID_KEY)[0], 429)   # buckets refilled
+        self.assertEqual(self.emu.get_config()["burst_rps"], 2)                           # config kept
+        self.emu.config(burst_rps=1000)
+        self.assertNotIn("before-reset", self.project_names())
+        # reset with {"config": true} also restores the start-up configuration and drops faults
+        self.emu.config(latency_ms=7, faults=[{"route": "*", "kind": "503"}])
+        status, out = self.emu.control("POST", "/reset", {"config": True})
+        self.assertEqual(status, 200)
+        cfg = self.emu.get_config()
+        self.assertEqual((cfg["latency_ms"], cfg["faults"], cfg["rate_limit_rpm"], cfg["burst_rps"]),
+                         (0, [], 0, 40))
+
+    def test_config_applies_at_once(self):
+        cfg = self.emu.config(latency_ms=300, operation_ms=1234)
+        self.assertEqual(cfg["latency_ms"], 300)
+        self.assertEqual(cfg["operation_ms"], 1234)
+        self.assertEqual(self.emu.get_config()["operation_ms"], 1234)
+        t = time.monotonic()
+        status, _, _ = self.emu.request("GET", "/projects", key=FREE_KEY)
+        self.assertGreaterEqual(time.monotonic() - t, 0.28)
+        self.assertEqual(status, 200)
+        t = time.monotonic()
+        self.emu.control("GET", "/health")            # latency applies to /api/v2 only
+        self.assertLess(time.monotonic() - t, 0.25)
+        self.emu.config(latency_ms=0)
+        t = time.monotonic()
+        self.emu.request("GET", "/projects", key=FREE_KEY)
+        self.assertLess(time.monotonic() - t, 0.25)
+
+    def test_config_validation_is_atomic(self):
+        before = self.emu.get_config()
+        for bad in ({"latency_ms": -1}, {"error_rate": 2}, {"nope": 1}, {"faults": [{"kind": "teapot"}]},
+                    {"faults": [{"kind": "423", "when": "after"}]}, {"faults": "x"},
+                    {"latency_ms": 5, "faults": [{"route": "GET projects", "kind": "500"}]},
+                    {"error_kinds": []}, {"burst_rps": "fast"}):
+            status, body = self.emu.control("POST", "/config", bad)
+            self.assertEqual(status, 400, bad)
+            self.assertTrue(is_general_error(body))
+        status, _, body = self.emu.request("POST", "/_emulator/config", b"{not json")
+        self.assertEqual(status, 400)
+        self.assertEqual(self.emu.get_config(), before)
+
+    def test_control_methods_and_usage(self):
+        self.assertEqual(self.emu.control("GET", "/reset")[0], 405)
+        self.assertEqual(self.emu.control("GET", "/usage")[0], 405)
+        self.assertEqual(self.emu.control("POST", "/usage", {"add": "x"})[0], 400)
+        status, body = self.emu.usage(None, {"active_time_seconds": 1})
+        self.assertLess(status, 300, body)
+        status, body = self.emu.control("GET", "/no-such-thing")
+        self.assertEqual(status, 404)
+        self.assertTrue(is_general_error(body))
+        self.assertEqual(self.emu.requests(), [])
+
+
+class TestRateLimit(EmuTest):
+    emu_args = {"rate_limit_rpm": 60, "burst_rps": 5, "operation_ms": 50}
+
+    def statuses(self, n, path="/users/me", key=FREE_KEY):
+        return [self.emu.request("GET", path, key=key)[0] for _ in range(n)]
+
+    def test_burst_then_429_without_retry_after(self):
+        got = self.statuses(5)
+        self.assertNotIn(429, got)
+        status, headers, body = self.emu.request("GET", "/users/me", key=FREE_KEY)
+        self.assertEqual(status, 429)
+        self.assertEqual(body["code"], "")
+        self.assertTrue(body["message"])
+        self.assertNotIn("retry-after", headers)
+        self.assertFalse([h for h in headers if h.startswith("x-ratelimit")])
+        self.assertRegex(headers["x-neon-ret-request-id"], UUID_RE)
+        log = self.emu.requests()
+        self.assertEqual([e["status"] for e in log][-1], 429)        # refused requests are logged
+        self.assertEqual(len(log), 6)
+
+    def test_refill(self):
+        self.statuses(5)
+        self.assertEqual(self.statuses(1), [429])
+        time.sleep(1.1)                                  # 60 rpm = 1 token per second
+        self.assertNotEqual(self.statuses(1)[0], 429)
+        self.assertEqual(self.statuses(1), [429])
+
+    def test_per_account_bucket_spans_routes(self):
+        got = self.statuses(3, "/users/me") + self.statuses(2, "/regions")
+        self.assertNotIn(429, got)
+        self.assertEqual(self.statuses(1, "/projects"), [429])           # account bucket is empty
+        # another account (here: the client address, used when there is no valid key) is not affected
+        self.assertNotEqual(self.statuses(1, "/projects", key=None)[0], 429)
+
+    def test_per_route_bucket(self):
+        # account bucket: capacity 5 refilling at 100,000/s (never the limit here); route buckets: 5/s, capacity 5
+        self.emu.config(rate_limit_rpm=6000000, burst_rps=5)
+        self.emu.reset()
+        self.assertNotIn(429, self.statuses(5, "/users/me"))
+        self.assertEqual(self.statuses(1, "/users/me"), [429])
+        self.assertNotEqual(self.statuses(1, "/regions")[0], 429)       # another route of the same account
+        self.assertNotEqual(self.statuses(1, "/users/me", key=None)[0], 429)   # same route, other account
+
+    def test_client_address_bucket_without_key(self):
+        got = self.statuses(5, key=None)
+        self.assertNotIn(429, got)
+        self.assertEqual(self.statuses(1, key=None), [429])
+        self.assertEqual(self.statuses(1, key="not-a-valid-key"), [429])  # same address, no valid key
+        self.assertNotEqual(self.statuses(1, key=FREE_KEY)[0], 429)
+
+    def test_disabled_with_zero(self):
+        self.emu.config(rate_limit_rpm=0)
+        self.assertNotIn(429, self.statuses(30))
+
+    def test_route_limit_override(self):
+        self.emu.config(rate_limit_rpm=6000000, burst_rps=100,
+                        route_limits={"GET /regions": {"per_second": 2, "capacity": 2}})
+        self.assertEqual(self.statuses(3, "/regions")[2], 429)
+        self.assertNotIn(429, self.statuses(10, "/users/me"))
+        cfg = self.emu.get_config()
+        self.assertEqual(cfg["route_limits"]["GET /regions"], {"per_second": 2, "capacity": 2})
+        self.emu.config(route_limits={"GET /regions": None})
+        self.assertNotIn("GET /regions", self.emu.get_config()["route_limits"])
+
+
+class TestFaults(EmuTest):
+    def fault(self, **spec):
+        spec.setdefault("route", "POST /projects")
+        return self.emu.config(faults=[spec])
+
+    def test_5xx_before_and_after(self):
+        for kind in ("500", "502", "503"):
+            for when in ("before", "after"):
+                name = "f%s-%s" % (kind, when)
+                self.fault(kind=kind, when=when, count=1)
+                status, headers, body = self.emu.request("POST", "/projects", {"project": {"name": name}},
+                                                         key=FREE_KEY)
+                self.assertEqual(status, int(kind))
+                self.assertTrue(is_general_error(body))
+                self.assertRegex(headers["x-neon-ret-request-id"], UUID_RE)
+                created = name in self.project_names()
+                self.assertEqual(created, when == "after", name)
+                entry = [e for e in self.emu.requests() if e["method"] == "POST"][-1]
+                self.assertEqual(entry["status"], int(kind))
+                self.assertEqual(entry["fault"]["kind"], kind)
+                self.assertEqual(entry["fault"]["when"], when)
+                self.assertEqual(entry["fault"]["dispatch_status"], 201 if when == "after" else None)
+
+    def test_count_and_probability(self):
+        self.fault(kind="503", count=2)
+        got = [self.emu.request("POST", "/projects", {"project": {"name": "c%d" % i}}, key=FREE_KEY)[0]
+               for i in range(3)]
+        self.assertEqual(got, [503, 503, 201])
+        cfg = self.emu.get_config()
+        self.assertEqual((cfg["faults"][0]["count"], cfg["faults"][0]["fired"]), (0, 2))
+        self.fault(kind="503", probability=0.0)
+        self.assertEqual(self.emu.request("POST", "/projects", {"project": {"name": "p0"}}, key=FREE_KEY)[0], 201)
+        # route matching: other routes are not affected; "*" and "METHOD *" match everything
+        self.fault(kind="502", route="GET /projects/{project_id}")
+        self.assertEqual(self.emu.request("GET", "/projects", key=FREE_KEY)[0], 200)
+        self.assertEqual(self.emu.request("GET", "/projects/nope-1", key=FREE_KEY)[0], 502)
+        self.fault(kind="500", route="GET *")
+        self.assertEqual(self.emu.request("GET", "/users/me", key=FREE_KEY)[0], 500)
+        self.assertEqual(self.emu.control("GET", "/health")[0], 200)       # never on /_emulator
+        self.emu.config(faults=[])
+        self.assertEqual(self.emu.request("GET", "/projects", key=FREE_KEY)[0], 200)
+
+    def test_connection_reset(self):
+        for when in ("before", "after"):
+            name = "reset-" + when
+            self.fault(kind="reset", when=when, count=1)
+            with self.assertRaises((ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)):
+                self.emu.request("POST", "/projects", {"project": {"name": name}}, key=FREE_KEY)
+            self.assertEqual(name in self.project_names(), when == "after")
+            entry = [e for e in self.emu.requests() if e["method"] == "POST"][-1]
+            self.assertEqual((entry["status"], entry["fault"]["kind"]), (0, "reset"))
+
+    def test_hang_past_client_timeout(self):
+        self.fault(kind="hang", hang_ms=3000, count=1, when="after")
+        t = time.monotonic()
+        with self.assertRaises((socket.timeout, TimeoutError)):
+            self.emu.request("POST", "/projects", {"project": {"name": "hung"}}, key=FREE_KEY, timeout=0.5)
+        self.assertLess(time.monotonic() - t, 2.0)
+        self.assertIn("hung", self.project_names())                       # it took effect
+        health = self.emu.control("GET", "/health")[1]
+        self.assertLessEqual(health["connections"], 2)                      # the given-up connection is gone
+        # bounded: after hang_ms the emulator closes the connection without an answer
+        self.fault(kind="hang", hang_ms=200, count=1)
+        t = time.monotonic()
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError)):
+            self.emu.request("POST", "/projects", {"project": {"name": "hung2"}}, key=FREE_KEY, timeout=5)
+        self.assertLess(time.monotonic() - t, 2.0)
+        self.assertNotIn("hung2", self.project_names())
+
+    def test_slow_body(self):
+        self.fault(kind="slow_body", slow_body_ms=600, count=1)
+        s = socket.create_connection(("127.0.0.1", self.emu.port), timeout=5)
+        self.addCleanup(s.close)
+        payload = json.dumps({"project": {"name": "slow"}}).encode()
+        t = time.monotonic()
+        s.sendall(b"POST /api/v2/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + FREE_KEY.encode()
+                  + b"\r\nContent-Length: %d\r\n\r\n" % len(payload) + payload)
+        f = s.makefile("rb")
+        line = f.readline()
+        t_head = time.monotonic() - t
+        status, headers, body = None, None, None
+        self.assertIn(b"201", line)
+        hdrs = {}
+        while True:
+            h = f.readline().rstrip(b"\r\n")
+            if not h:
+                break
+            k, _, v = h.decode().partition(":")
+            hdrs[k.lower()] = v.strip()
+        body = f.read(int(hdrs["content-length"]))
+        total = time.monotonic() - t
+        self.assertLess(t_head, 0.3)
+        self.assertGreaterEqual(total, 0.5)
+        self.assertEqual(json.loads(body)["project"]["name"], "slow")
+
+    def test_malformed_json(self):
+        self.fault(kind="malformed_json", route="GET /projects", count=1)
+        status, headers, body = self.emu.request("GET", "/projects", key=FREE_KEY)
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "application/json; charset=utf-8")
+        self.assertIsInstance(body, str)                  # emu_testlib returns text when JSON does not parse
+        with self.assertRaises(ValueError):
+            json.loads(body)
+        self.assertEqual(self.emu.request("GET", "/projects", key=FREE_KEY)[0], 200)
+
+    def test_spurious_423(self):
+        self.fault(kind="423", count=1)
+        status, _, body = self.emu.request("POST", "/projects", {"project": {"name": "locked"}}, key=FREE_KEY)
+        self.assertEqual(status, 423)
+        self.assertTrue(is_general_error(body))
+        self.assertNotIn("locked", self.project_names())   # 423 never takes effect
+
+    def test_error_rate_spreads_over_kinds(self):
+        self.emu.config(error_rate=1.0, hang_ms=50, slow_body_ms=20)
+        seen = set()
+        for i in range(80):
+            try:
+                status, _, body = self.emu.request("GET", "/users/me", key=FREE_KEY, timeout=2)
+            except (ConnectionError, http.client.HTTPException, socket.timeout):
+                pass
+        log = self.emu.requests()
+        self.assertEqual(len(log), 80)
+        kinds = {e["fault"]["kind"] for e in log}
+        whens = {(e["fault"]["kind"], e["fault"]["when"]) for e in log}
+        self.assertGreaterEqual(len(kinds), 6, kinds)
+        self.assertTrue({("500", "before"), ("500", "after"), ("503", "before"), ("503", "after")} & whens)
+        # error_kinds restricts the spread
+        self.emu.config(error_kinds=["503"])
+        self.emu.control("DELETE", "/requests")
+        got = {self.emu.request("GET", "/users/me", key=FREE_KEY)[0] for _ in range(10)}
+        self.assertEqual(got, {503})
+
+    def test_error_rate_from_command_line(self):
+        with EmulatorProcess(error_rate=0.5, rate_limit_rpm=0, extra_args=["--seed", "1"]) as emu:
+            self.assertEqual(emu.get_config()["error_rate"], 0.5)
+            emu.config(error_kinds=["500", "502", "503", "423"])
+            got = [emu.request("GET", "/users/me", key=FREE_KEY)[0] for _ in range(60)]
+            faults = sum(1 for s in got if s in (500, 502, 503, 423))
+            self.assertTrue(10 <= faults <= 50, got)
+
+
+class TestCLI(unittest.TestCase):
+    def test_banner_and_sigterm_sigint(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            p = subprocess.Popen([sys.executable, EMULATOR, "--port", "0", "--latency-ms", "1", "--burst-rps", "7",
+                                  "--rate-limit-rpm", "100", "--operation-ms", "99", "--error-rate", "0"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                line = p.stdout.readline().decode()
+                m = re.fullmatch(r"neon-emulator listening on http://127\.0\.0\.1:(\d+)\n", line)
+                self.assertTrue(m, line)
+                conn = http.client.HTTPConnection("127.0.0.1", int(m.group(1)), timeout=5)
+                conn.request("GET", "/_emulator/config")
+                cfg = json.loads(conn.getresponse().read())
+                self.assertEqual((cfg["latency_ms"], cfg["burst_rps"], cfg["rate_limit_rpm"], cfg["operation_ms"]),
+                                 (1, 7, 100, 99))
+                # an idle keep-alive connection must not delay the exit
+                p.send_signal(sig)
+                self.assertEqual(p.wait(10), 0)
+                self.assertEqual(p.stdout.read(), b"")            # exactly one line on stdout
+                conn.close()
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                p.stdout.close()
+                p.stderr.close()
+
+    def test_bad_arguments(self):
+        for args in (["--error-rate", "2", "--port", "0"], [], ["--port", "0", "--latency-ms", "-5"]):
+            r = subprocess.run([sys.executable, EMULATOR] + args, capture_output=True, timeout=20)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertEqual(r.stdout, b"")
+
+
+if __name__ == "__main__":
+    unittest.main()
