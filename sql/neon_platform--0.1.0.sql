@@ -90,7 +90,7 @@ CREATE TABLE neon_platform.tenants (
     tenant             text PRIMARY KEY,
     tier               text NOT NULL REFERENCES neon_platform.tiers (name),
     organization       text NOT NULL,
-    project_name       text NOT NULL,
+    project_name       text NOT NULL UNIQUE,
     state              text NOT NULL DEFAULT 'provisioning',
     project_id         text UNIQUE,
     org_id             text,
@@ -212,6 +212,22 @@ CREATE TRIGGER jobs_wake_worker
     AFTER INSERT OR UPDATE OF state, run_after ON neon_platform.jobs
     FOR EACH STATEMENT EXECUTE FUNCTION neon_platform.wake_worker();
 
+-- Whether a row was written by this transaction or one of its subtransactions
+-- (such a job is invisible to the worker until commit).
+CREATE FUNCTION neon_platform.written_by_this_transaction(xid) RETURNS boolean
+    LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'neon_platform_written_by_this_transaction';
+
+-- Percent-encodes one component of a connection URI.
+CREATE FUNCTION neon_platform.uri_encode(value text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $function$
+    SELECT coalesce(string_agg(CASE WHEN c ~ '^[A-Za-z0-9._~-]$' THEN c
+                                    ELSE upper(regexp_replace(encode(convert_to(c, 'UTF8'), 'hex'), '(..)', '%\1', 'g'))
+                               END, '' ORDER BY i), '')
+      FROM regexp_split_to_table(value, '') WITH ORDINALITY AS t(c, i)
+$function$;
+
 CREATE FUNCTION @extschema@.neon_provision(tenant text, tier text DEFAULT 'free')
 RETURNS bigint
 LANGUAGE plpgsql
@@ -223,6 +239,7 @@ DECLARE
     existing neon_platform.tenants;
     job_id   bigint;
     first_step text;
+    project  text;
 BEGIN
     IF tenant IS NULL OR tenant !~ '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$' THEN
         RAISE EXCEPTION 'invalid tenant name: %', coalesce(quote_literal(tenant), 'NULL')
@@ -230,6 +247,11 @@ BEGIN
                   HINT = 'A tenant name has 1 to 63 characters: letters, digits, "_", ".", "@" and "-", starting with a letter or digit.';
     END IF;
 
+    IF tier IS NULL THEN
+        RAISE EXCEPTION 'tier must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass a tier of neon_platform.tiers, or leave it out for ''free''.';
+    END IF;
     SELECT * INTO wanted FROM neon_platform.tiers AS t WHERE t.name = neon_provision.tier;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'tier "%" does not exist', tier
@@ -238,9 +260,16 @@ BEGIN
                                 (SELECT string_agg(name, ', ' ORDER BY name) FROM neon_platform.tiers));
     END IF;
 
+    project := current_setting('neon_platform.project_name_prefix') || neon_provision.tenant;
+    IF EXISTS (SELECT FROM neon_platform.tenants AS t
+                WHERE t.project_name = project AND t.tenant <> neon_provision.tenant) THEN
+        RAISE EXCEPTION 'tenant "%" would get the project name "%", which another tenant has', tenant, project
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Project names are neon_platform.project_name_prefix || tenant; a changed prefix can make two tenants collide.';
+    END IF;
+
     INSERT INTO neon_platform.tenants AS t (tenant, tier, organization, project_name)
-    VALUES (neon_provision.tenant, wanted.name, wanted.organization,
-            current_setting('neon_platform.project_name_prefix') || neon_provision.tenant)
+    VALUES (neon_provision.tenant, wanted.name, wanted.organization, project)
     ON CONFLICT ON CONSTRAINT tenants_pkey DO NOTHING;
 
     IF NOT FOUND THEN
@@ -292,7 +321,7 @@ BEGIN
         RAISE EXCEPTION 'neon_wait() needs a job id and a timeout'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT j.state, j.xmin::text = pg_current_xact_id_if_assigned()::text
+    SELECT j.state, neon_platform.written_by_this_transaction(j.xmin)
       INTO job_state, own_insert
       FROM neon_platform.jobs AS j WHERE j.id = job;
     IF NOT FOUND THEN
@@ -311,7 +340,7 @@ BEGIN
         END IF;
         IF current_setting('transaction_isolation') <> 'read committed' THEN
             RAISE EXCEPTION 'neon_wait() cannot see the job change in a % transaction', current_setting('transaction_isolation')
-                USING ERRCODE = 'active_sql_transaction',
+                USING ERRCODE = 'invalid_transaction_state',
                       HINT = 'Call it in a READ COMMITTED transaction, or on its own.';
         END IF;
         IF clock_timestamp() >= deadline THEN
@@ -345,11 +374,18 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Provision it first: SELECT neon_provision(tenant, tier).';
     END IF;
+    IF t.state = 'failed' THEN
+        RAISE EXCEPTION 'tenant "%" is not ready: its last job failed', tenant
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = coalesce(t.last_error, 'No reason was recorded.'),
+                  HINT = 'Fix the cause, then call neon_provision() again to retry.';
+    END IF;
     IF t.state NOT IN ('ready', 'changing_tier') THEN
         RAISE EXCEPTION 'tenant "%" is not ready (state %)', tenant, t.state
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = coalesce('Last error: ' || t.last_error, ''),
-                  HINT = 'Wait for its provisioning job with neon_wait().';
+                  HINT = CASE WHEN t.state = 'provisioning'
+                              THEN 'Wait for its provisioning job with neon_wait().'
+                              ELSE 'The tenant has no project to connect to.' END;
     END IF;
     IF branch IS NOT NULL AND branch <> t.branch_id THEN
         RAISE EXCEPTION 'branch "%" does not exist for tenant "%"', branch, tenant
@@ -357,10 +393,15 @@ BEGIN
                   HINT = format('The tenant''s default branch is %s.', t.branch_id);
     END IF;
     SELECT s.role_password INTO password FROM neon_platform.tenant_secrets AS s WHERE s.tenant = t.tenant;
+    IF password IS NULL THEN
+        RAISE EXCEPTION 'the password of tenant "%" is not known', tenant
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'neon_platform.tenant_secrets has no row for the tenant.';
+    END IF;
     RETURN format('postgresql://%s:%s@%s/%s?sslmode=require',
-                  t.role_name, password,
+                  neon_platform.uri_encode(t.role_name), neon_platform.uri_encode(password),
                   CASE WHEN pooled THEN t.pooler_host ELSE t.host END,
-                  t.database_name);
+                  neon_platform.uri_encode(t.database_name));
 END
 $function$;
 COMMENT ON FUNCTION @extschema@.neon_connection_uri(text, text, boolean) IS
@@ -396,5 +437,6 @@ GRANT USAGE ON SCHEMA neon_platform TO PUBLIC;
 GRANT SELECT ON neon_platform.tiers, neon_platform.tenants, neon_platform.jobs, neon_platform.api_calls,
                 neon_platform.queue_summary, neon_platform.worker TO PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.wake_worker() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION neon_platform.written_by_this_transaction(xid) TO PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_provision(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_connection_uri(text, text, boolean) FROM PUBLIC;

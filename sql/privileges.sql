@@ -3,6 +3,8 @@
 -- only once granted, and can neither read the API keys nor redirect api_url.
 --
 \set SHOW_CONTEXT never
+-- Job ids in this file start at 3001.
+ALTER TABLE neon_platform.jobs ALTER COLUMN id RESTART WITH 3001;
 
 CREATE ROLE regress_neon_user LOGIN;
 
@@ -90,9 +92,10 @@ ALTER SYSTEM SET neon_platform.personal_api_key = 'stolen';
 SELECT pg_reload_conf();
 \echo sqlstate :LAST_ERROR_SQLSTATE
 SHOW neon_platform.api_url;
--- Nor can the worker be paused or moved.
+-- Nor can the worker be paused or moved, or the project names chosen.
 SET neon_platform.paused = off;
 SET neon_platform.database_name = 'postgres';
+SET neon_platform.project_name_prefix = 'tenant-wayne';
 
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION neon_provision(text, text), neon_connection_uri(text, text, boolean)
@@ -103,6 +106,8 @@ SET ROLE regress_neon_user;
 SELECT neon_provision('robin') IS NOT NULL AS enqueued;
 SELECT neon_provision('robin', 'free') = (SELECT id FROM neon_platform.jobs WHERE tenant = 'robin') AS same_job;
 SELECT neon_provision('robin', 'pro');
+\echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT neon_wait((SELECT id FROM neon_platform.jobs WHERE tenant = 'robin'), '0.1 s');
 \echo sqlstate :LAST_ERROR_SQLSTATE
 SELECT tenant, tier, organization, project_name, state FROM neon_platform.tenants ORDER BY tenant;
 SELECT tenant, kind, args, state FROM neon_platform.jobs ORDER BY id;
@@ -120,8 +125,21 @@ SELECT neon_connection_uri('robin');
 RESET search_path;
 DROP TABLE tenants;
 
+-- Once the worker (here: the superuser) has made robin ready, its URI comes too.
 RESET ROLE;
-SELECT current_user = 'regress_neon_user' AS still_regress_neon_user;
+SELECT current_user = session_user AS back_to_superuser;
+UPDATE neon_platform.tenants
+   SET state = 'ready', project_id = 'calm-bay-11223344', branch_id = 'br-red-moon-c9d0e1f2',
+       endpoint_id = 'ep-blue-fog-c9d0e1f2', database_name = 'neondb', role_name = 'neondb_owner',
+       host = 'ep-blue-fog-c9d0e1f2.eu-central-1.aws.neon.tech',
+       pooler_host = 'ep-blue-fog-c9d0e1f2-pooler.eu-central-1.aws.neon.tech', ready_at = now()
+ WHERE tenant = 'robin';
+INSERT INTO neon_platform.tenant_secrets (tenant, role_password) VALUES ('robin', 'npg_Rob1nHood');
+SET ROLE regress_neon_user;
+SELECT neon_connection_uri('robin');
+SELECT neon_connection_uri('robin', 'br-red-moon-c9d0e1f2', false);
+SELECT tenant, role_password FROM neon_platform.tenant_secrets WHERE tenant = 'robin';
+RESET ROLE;
 
 -- Cleanup.
 DELETE FROM neon_platform.api_calls;

@@ -69,11 +69,11 @@ SELECT t.tenant, t.tier, t.organization, t.project_name, t.state, j.kind, j.args
   FROM neon_platform.tenants AS t JOIN neon_platform.jobs AS j USING (tenant)
  ORDER BY j.id;
 
--- The project name prefix is read at enqueue time.
+-- The project name prefix comes from the server configuration only: a
+-- session cannot pick the project name (the worker finds projects by it).
 SET neon_platform.project_name_prefix = 'acme-prod-';
-SELECT neon_provision('initech') IS NOT NULL AS enqueued;
-RESET neon_platform.project_name_prefix;
-SELECT tenant, project_name FROM neon_platform.tenants WHERE tenant = 'initech';
+\echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT set_config('neon_platform.project_name_prefix', 'acme-prod-', true);
 
 -- A rolled-back call leaves nothing behind.
 BEGIN;

@@ -10,6 +10,10 @@
 SHOW neon_platform.database_name;
 SHOW neon_platform.paused;
 
+-- The settings and their defaults (the API keys are never listed).
+SELECT name, setting, unit, context, vartype
+  FROM pg_settings WHERE name LIKE 'neon\_platform.%' ORDER BY name COLLATE "C";
+
 CREATE EXTENSION neon_platform;
 
 -- Not relocatable; the API functions live in the extension's schema (public).

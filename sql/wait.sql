@@ -66,8 +66,8 @@ ROLLBACK;
 CREATE EXTENSION dblink;
 SELECT dblink_connect('finisher', 'dbname=contrib_regression');
 SELECT dblink_send_query('finisher', format(
-    $$SELECT pg_sleep(0.5);
-      UPDATE neon_platform.jobs SET state = 'succeeded', finished_at = now() WHERE id = %s$$, :job_d));
+    $$UPDATE neon_platform.jobs SET state = 'succeeded', finished_at = now()
+        FROM pg_sleep(0.5) WHERE id = %s$$, :job_d));
 SELECT neon_wait(:job_d, '30 s');
 SELECT * FROM dblink_get_result('finisher') AS r(status text);
 SELECT dblink_disconnect('finisher');

@@ -6,7 +6,9 @@
  * response with extra or reordered fields still parses, while one that lacks
  * what we need is refused with a message naming the missing field.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,9 @@
 /* Longest error text we derive from a response body, in bytes. */
 #define ERROR_EXCERPT_MAX	200
 
-/* malloc'd printf; aborts only on out of memory, where every caller would fail anyway. */
+static char *format_string(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+
+/* malloc'd printf; NULL on out of memory. */
 static char *
 format_string(const char *fmt,...)
 {

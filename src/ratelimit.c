@@ -18,10 +18,14 @@
 /* The longest pause a Retry-After may impose; a broken header must not stall us for hours. */
 #define MAX_RETRY_AFTER		600.0
 
+/* A single-token bucket runs this fraction below the limit, so its spacing never hits it exactly. */
+#define SINGLE_TOKEN_MARGIN	(1.0 - 1e-6)
+
 /*
  * Slack when comparing token counts: a caller that waited exactly
- * ratelimit_wait_seconds() must get its token despite rounding. The debt it
- * may leave (tokens slightly below zero) is repaid, so it never accumulates.
+ * ratelimit_wait_seconds() (which aims at a whole token) must get its token
+ * despite rounding. The debt it may leave (tokens slightly below zero) is
+ * repaid, so it never accumulates.
  */
 #define TOKEN_EPSILON		1e-9
 
@@ -31,8 +35,9 @@
  * The exact solution of C + r = burst and C + 60 r = rpm is
  * r = (rpm - burst) / 59, C = burst - r. When it leaves no room for a whole
  * token (C < 1) or no refill (r <= 0), which happens when one limit dwarfs the
- * other, we fall back to a single-token bucket whose rate respects both
- * limits.
+ * other, we use a single-token bucket instead: its calls are at least 1/r
+ * apart, so a window of W seconds holds at most floor(W r) + 1 of them, which
+ * stays within both limits when r is just below burst and rpm / 60.
  */
 static void
 bucket_size(int per_minute, int burst_per_second, double *capacity, double *rate)
@@ -47,11 +52,8 @@ bucket_size(int per_minute, int burst_per_second, double *capacity, double *rate
 		*rate = r;
 		return;
 	}
-
 	*capacity = 1.0;
-	*rate = (burst - 1.0 < (rpm - 1.0) / 60.0) ? burst - 1.0 : (rpm - 1.0) / 60.0;
-	if (*rate <= 0.0)
-		*rate = (burst < rpm / 60.0) ? burst : rpm / 60.0;
+	*rate = (burst < rpm / 60.0 ? burst : rpm / 60.0) * SINGLE_TOKEN_MARGIN;
 }
 
 /*
@@ -123,7 +125,7 @@ ratelimit_try_take(RateLimiter *rl, double now)
 static double
 seconds_to_one_token(const RateLimiter *rl, double start)
 {
-	double		needed = 1.0 - TOKEN_EPSILON - rl->tokens;
+	double		needed = 1.0 - rl->tokens;
 	double		slow_span;
 
 	if (needed <= 0.0)

@@ -157,3 +157,18 @@ neon_platform_wake_worker(PG_FUNCTION_ARGS)
 	}
 	return PointerGetDatum(NULL);
 }
+
+PG_FUNCTION_INFO_V1(neon_platform_written_by_this_transaction);
+
+/*
+ * Whether a row's xmin belongs to this transaction or one of its
+ * subtransactions: neon_wait() refuses to wait for a job the worker cannot
+ * see before this transaction commits.
+ */
+Datum
+neon_platform_written_by_this_transaction(PG_FUNCTION_ARGS)
+{
+	TransactionId xid = DatumGetTransactionId(PG_GETARG_DATUM(0));
+
+	PG_RETURN_BOOL(TransactionIdIsCurrentTransactionId(xid));
+}

@@ -83,6 +83,7 @@ class Report:
     violations: list[str] = field(default_factory=list)
     tolerated: list[str] = field(default_factory=list)
     response_violations: int = 0
+    rejected: int = 0             # answered by prism itself (request violations, proxy errors)
     unparsed: list[str] = field(default_factory=list)
     started: bool = False
 
@@ -140,6 +141,9 @@ def parse(text: str) -> Report:
             kind = p["type"] if p else "ERROR"
             if kind == "VIOLATIONS":
                 r.response_violations += 1
+            else:
+                r.rejected += 1
+            if kind == "VIOLATIONS":
                 what = "response violates the spec (Prism answered 500; details in its problem+json body)"
             elif kind in REQUEST_PROBLEMS:
                 what = "request rejected by Prism, not forwarded"
@@ -210,7 +214,7 @@ def main() -> int:
     print(f"requests received by prism: {r.received}")
     print(f"exchanges forwarded and validated: {r.forwarded} (upstream statuses {statuses})")
     print(f"exchanges that passed validation: {r.validated_ok}")
-    print(f"violations: {len(r.violations)}")
+    print(f"violations: {len(r.violations) + (1 if r.received > r.forwarded + r.rejected else 0)}")
     if r.tolerated:
         print(f"tolerated known prism limitations: {len(r.tolerated)}")
         if not a.quiet:
@@ -222,6 +226,12 @@ def main() -> int:
         print(f"unrecognised log lines (not counted): {len(r.unparsed)}")
         for u in r.unparsed[:20]:
             print(f"  ? {u}")
+    incomplete = r.received - r.forwarded - r.rejected
+    if incomplete > 0:
+        print(f"  VIOLATION {incomplete} request(s) without an outcome in the log (no upstream answer"
+              f" and no prism error: upstream hung, 501 re-mocked, or prism stopped before its log was"
+              f" written)")
+        ok = False
     if r.violations:
         ok = False
     if r.forwarded < a.min_exchanges:

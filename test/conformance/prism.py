@@ -101,10 +101,31 @@ class Prism:
             tail = f.read()[-2000:].decode("utf-8", "replace")
         raise RuntimeError(f"prism did not become ready (log {self.log_path}):\n{tail}")
 
+    def settle(self, quiet: float = 0.3, limit: float = 5.0) -> None:
+        """Wait until prism's log has stopped growing for `quiet` seconds (at most `limit`).
+
+        Prism writes its log asynchronously (pino -> stream -> signale), after it has answered: the
+        last lines would be lost if it were terminated right after the last response.
+        """
+        deadline = time.monotonic() + limit
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            try:
+                size = os.path.getsize(self.log_path)
+            except OSError:
+                return
+            now = time.monotonic()
+            if size != last:
+                last, since = size, now
+            elif now - since >= quiet:
+                return
+            time.sleep(0.05)
+
     def stop(self, timeout: float = 10.0) -> None:
         p = self.proc
         if p is None or p.poll() is not None:
             return
+        self.settle()
         try:
             os.killpg(p.pid, signal.SIGTERM)   # own session: the group is prism and only prism
         except ProcessLookupError:
@@ -134,13 +155,11 @@ def main() -> int:
     a = ap.parse_args()
 
     p = Prism(a.upstream, a.log, a.port, a.host)
-    stopping = False
+    stop_requested: list[int] = []
 
     def on_signal(signum, frame):
-        nonlocal stopping
-        stopping = True
-        p.stop()
-        sys.exit(0)
+        # Only note it: the main loop settles the log, then stops prism (no re-entrant Popen.wait()).
+        stop_requested.append(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -150,11 +169,17 @@ def main() -> int:
     except Exception as e:  # noqa: BLE001 - report and fail
         print(f"prism.py: {e}", file=sys.stderr, flush=True)
         return 1
-    print(f"prism-proxy listening on {url}", flush=True)
-    rc = p.proc.wait()
-    if not stopping:
+    if not stop_requested:
+        print(f"prism-proxy listening on {url}", flush=True)
+    while not stop_requested:
+        try:
+            rc = p.proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            continue
         print(f"prism.py: prism exited with status {rc}", file=sys.stderr, flush=True)
-    return 0 if stopping else (rc or 1)
+        return rc or 1
+    p.stop()
+    return 0
 
 
 if __name__ == "__main__":

@@ -398,6 +398,47 @@ def walk(w: Walker) -> None:
     w.call("reserved database name refused", "POST", f"/projects/{pa}/branches/{a_main}/databases", FREE_KEY,
            expect=(400, 422), body={"database": {"name": "template1", "owner_name": "app_user"}})
 
+    # ---------------------------------------------------------------- more role/database/endpoint routes
+    w.call("branch endpoints", "GET", f"/projects/{pa}/branches/{a_main}/endpoints", FREE_KEY,
+           route="GET /projects/{project_id}/branches/{branch_id}/endpoints")
+    w.call("get role", "GET", f"/projects/{pa}/branches/{a_main}/roles/app_user", FREE_KEY,
+           route="GET /projects/{project_id}/branches/{branch_id}/roles/{role_name}")
+    w.call("reveal_password", "GET", f"/projects/{pa}/branches/{a_main}/roles/app_user/reveal_password", FREE_KEY,
+           route="GET /projects/{project_id}/branches/{branch_id}/roles/{role_name}/reveal_password")
+    st, body = w.call("reset_password", "POST", f"/projects/{pa}/branches/{a_main}/roles/app_user/reset_password",
+                      FREE_KEY, route="POST /projects/{project_id}/branches/{branch_id}/roles/{role_name}/reset_password")
+    if st == 200:
+        w.wait_ops(pa, body.get("operations"))
+    w.call("get database", "GET", f"/projects/{pa}/branches/{a_main}/databases/appdb", FREE_KEY,
+           route="GET /projects/{project_id}/branches/{branch_id}/databases/{database_name}")
+    w.call("404 unknown database", "GET", f"/projects/{pa}/branches/{a_main}/databases/nosuchdb", FREE_KEY,
+           expect=(404,))
+    st, body = w.call("delete database", "DELETE", f"/projects/{pa}/branches/{a_main}/databases/appdb", FREE_KEY,
+                      route="DELETE /projects/{project_id}/branches/{branch_id}/databases/{database_name}")
+    if st == 200:
+        w.wait_ops(pa, body.get("operations"))
+    st, body = w.call("delete role", "DELETE", f"/projects/{pa}/branches/{a_main}/roles/app_user", FREE_KEY,
+                      route="DELETE /projects/{project_id}/branches/{branch_id}/roles/{role_name}")
+    if st == 200:
+        w.wait_ops(pa, body.get("operations"))
+    st, body = w.call("create read_only endpoint", "POST", f"/projects/{pa}/endpoints", FREE_KEY, expect=(201,),
+                      route="POST /projects/{project_id}/endpoints",
+                      body={"endpoint": {"branch_id": dev1, "type": "read_only",
+                                         "autoscaling_limit_min_cu": 0.25, "autoscaling_limit_max_cu": 0.5}})
+    if st == 201:
+        ro_ep = body["endpoint"]["id"]
+        w.wait_ops(pa, body.get("operations"))
+        st, body = w.call("restart endpoint", "POST", f"/projects/{pa}/endpoints/{ro_ep}/restart", FREE_KEY,
+                          route="POST /projects/{project_id}/endpoints/{endpoint_id}/restart")
+        if st == 200:
+            w.wait_ops(pa, body.get("operations"))
+        st, body = w.call("delete endpoint", "DELETE", f"/projects/{pa}/endpoints/{ro_ep}", FREE_KEY,
+                          route="DELETE /projects/{project_id}/endpoints/{endpoint_id}")
+        if st == 200:
+            w.wait_ops(pa, body.get("operations"))
+    w.call("409 second read_write endpoint on a branch", "POST", f"/projects/{pa}/endpoints", FREE_KEY,
+           expect=(409,), body={"endpoint": {"branch_id": dev1, "type": "read_write"}})
+
     # ---------------------------------------------------------------- 423 while an operation runs
     if w.emu is not None:
         w.emu.config(operation_ms=3000)
@@ -411,6 +452,33 @@ def walk(w: Walker) -> None:
         if st == 200:
             w.wait_ops(pa, body.get("operations"))
 
+    # ---------------------------------------------------------------- quotas (usage through the control API)
+    if w.emu is not None:
+        st, _ = w.emu.usage(pa, {"active_time_seconds": 400000, "compute_time_seconds": 1000,
+                                 "written_data_bytes": 123456, "data_transfer_bytes": 654321,
+                                 "logical_size_bytes": 1048576})
+        if st != 200:
+            w.findings.append(f"/_emulator/usage answered {st}")
+        w.call("project over its active time quota", "GET", f"/projects/{pa}", FREE_KEY)
+        w.call("endpoint suspended by the quota", "GET", f"/projects/{pa}/endpoints/{a_ep}", FREE_KEY)
+        w.call("list projects with usage", "GET", "/projects", FREE_KEY, query={"search": "conformance-a"})
+        w.call("422 start while the quota is exceeded", "POST", f"/projects/{pa}/endpoints/{a_ep}/start", FREE_KEY,
+               expect=(422,))
+        st, body = w.call("raise the quota", "PATCH", f"/projects/{pa}", FREE_KEY,
+                          body={"project": {"settings": {"quota": {"active_time_seconds": 0,
+                                                                   "compute_time_seconds": 0,
+                                                                   "written_data_bytes": 0,
+                                                                   "data_transfer_bytes": 5368709120,
+                                                                   "logical_size_bytes": 536870912}}}})
+        if st == 200:
+            w.wait_ops(pa, body.get("operations"))
+        w.wait_project_idle(pa)
+        st, body = w.call("start after raising the quota", "POST", f"/projects/{pa}/endpoints/{a_ep}/start",
+                          FREE_KEY)
+        if st == 200:
+            w.wait_ops(pa, body.get("operations"))
+        w.call("branch with usage", "GET", f"/projects/{pa}/branches/{a_main}", FREE_KEY)
+
     # ---------------------------------------------------------------- branch deletes, limits
     for bid, name in ((dev_ts, "dev-ts"), (nobody_branch, "unnamed")):
         if bid:
@@ -418,6 +486,9 @@ def walk(w: Walker) -> None:
                               route="DELETE /projects/{project_id}/branches/{branch_id}")
             if st == 200:
                 w.wait_ops(pa, body.get("operations"))
+    if dev_ts:
+        w.call("delete an already deleted branch", "DELETE", f"/projects/{pa}/branches/{dev_ts}", FREE_KEY,
+               expect=(204,))
     # free org: 10 branches per project (project C still has only its root branch)
     made = 1
     for i in range(1, 12):
@@ -488,6 +559,23 @@ def walk(w: Walker) -> None:
     w.call("422 second manual snapshot on the free org", "POST", f"/projects/{pc}/branches/{c_main}/snapshot",
            FREE_KEY, expect=(422,), query={"name": "free-snap-2"})
 
+    if snap2:
+        w.call("rename snapshot", "PATCH", f"/projects/{pb}/snapshots/{snap2}", PAID_KEY,
+               route="PATCH /projects/{project_id}/snapshots/{snapshot_id}",
+               body={"snapshot": {"name": "conformance-snap-2-renamed"}})
+
+    # ---------------------------------------------------------------- organizations, api keys, shared projects
+    w.call("get organization (org key)", "GET", f"/organizations/{PAID_ORG}", PAID_KEY,
+           route="GET /organizations/{org_id}")
+    w.call("get organization (personal key)", "GET", f"/organizations/{FREE_ORG}", PERSONAL_KEY)
+    w.call("list api keys", "GET", "/api_keys", PERSONAL_KEY, route="GET /api_keys")
+    st, body = w.call("create api key", "POST", "/api_keys", PERSONAL_KEY, route="POST /api_keys",
+                      body={"key_name": "conformance-walk"})
+    if st == 200 and isinstance(body, dict) and "id" in body:
+        w.call("revoke api key", "DELETE", f"/api_keys/{body['id']}", PERSONAL_KEY,
+               route="DELETE /api_keys/{key_id}")
+    w.call("shared projects", "GET", "/projects/shared", FREE_KEY, route="GET /projects/shared")
+
     # ---------------------------------------------------------------- consumption
     now = time.time()
     cons = {"from": iso(now - 3 * 86400), "to": iso(now), "granularity": "daily", "org_id": PAID_ORG,
@@ -512,6 +600,18 @@ def walk(w: Walker) -> None:
            body={"destination_org_id": PAID_ORG, "project_ids": [pa]})
     w.call("404 transferred project with the source org key", "GET", f"/projects/{pa}", FREE_KEY, expect=(404,))
     w.call("transferred project with the destination org key", "GET", f"/projects/{pa}", PAID_KEY)
+
+    # ---------------------------------------------------------------- 406: B (paid) has a 4 CU compute
+    st, eps = w.call("list endpoints of B", "GET", f"/projects/{pb}/endpoints", PAID_KEY)
+    if st == 200 and eps.get("endpoints"):
+        b_ep = eps["endpoints"][0]["id"]
+        w.wait_project_idle(pb, PAID_KEY)
+        st, body = w.call("patch B endpoint to 4 CU", "PATCH", f"/projects/{pb}/endpoints/{b_ep}", PAID_KEY,
+                          body={"endpoint": {"autoscaling_limit_min_cu": 0.25, "autoscaling_limit_max_cu": 4}})
+        if st == 200:
+            w.wait_ops(pb, body.get("operations"), PAID_KEY)
+        w.call("406 transfer into the free org", "POST", f"/organizations/{PAID_ORG}/projects/transfer",
+               PERSONAL_KEY, expect=(406,), body={"destination_org_id": FREE_ORG, "project_ids": [pb]})
 
     # ---------------------------------------------------------------- 429
     if w.emu is not None:

@@ -94,5 +94,11 @@ class RateLimiter:
         return True
 
     def snapshot(self):
-        return {"rate_limit_rpm": self.rpm, "burst_rps": self.burst,
-                "route_limits": {k: {"per_second": v[0], "capacity": v[1]} for k, v in self.route_limits.items()}}
+        return {"rate_limit_rpm": _clean(self.rpm), "burst_rps": _clean(self.burst),
+                "route_limits": {k: {"per_second": _clean(v[0]), "capacity": _clean(v[1])}
+                                 for k, v in self.route_limits.items()}}
+
+
+def _clean(v):
+    """1.0 -> 1 for display; other values unchanged."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v

@@ -44,6 +44,10 @@ our %ORGS = (free => 'org-agent-free', paid => 'org-agent-paid');
 
 my @running;    # emulators (and other children) to stop at exit
 
+# A test killed by a signal (prove's or make's timeout) still runs the END blocks, so no
+# emulator or prism outlives it.
+$SIG{TERM} = $SIG{INT} = $SIG{HUP} = sub { print STDERR "killed by SIG$_[0]\n"; exit 1; };
+
 # The python3 to run children with: Debian's, unless NEON_PYTHON says otherwise
 # (root's PATH may hold a pyenv shim that the postgres user cannot use).
 sub python

@@ -79,13 +79,13 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM neon_platform.tenant_secre
 note 'connection URIs: pooled by default, direct with pooled => false';
 is( $node->safe_psql(
 		'postgres', "SELECT count(*) FROM neon_platform.tenants t
-		 WHERE split_part(split_part(neon_connection_uri(t.tenant), '@', 2), '/', 1) = t.pooler_host
+		 WHERE split_part(split_part(neon_connection_uri(t.tenant), '\@', 2), '/', 1) = t.pooler_host
 		   AND t.pooler_host LIKE '%-pooler%'"),
 	$N,
 	'neon_connection_uri(tenant) uses the -pooler host');
 is( $node->safe_psql(
 		'postgres', "SELECT count(*) FROM neon_platform.tenants t
-		 WHERE split_part(split_part(neon_connection_uri(t.tenant, pooled => false), '@', 2), '/', 1) = t.host
+		 WHERE split_part(split_part(neon_connection_uri(t.tenant, pooled => false), '\@', 2), '/', 1) = t.host
 		   AND t.host NOT LIKE '%-pooler%'"),
 	$N,
 	'neon_connection_uri(tenant, pooled => false) uses the direct host');

@@ -1,0 +1,744 @@
+"""Domain tests of the Neon API emulator: keys, 423, plan limits, quotas, transfers, pagination, snapshots,
+restores, consumption.  Most tests call emu_routes.dispatch() in-process with a fake clock (fast); a few at the
+end go over HTTP through emu_testlib when the transport half is present."""
+
+import json
+import os
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import emu_routes  # noqa: E402
+import emu_state   # noqa: E402
+from emu_state import FREE_KEY, PAID_KEY, PERSONAL_KEY, FREE_ORG, PAID_ORG  # noqa: E402
+
+OP_MS = 1000
+
+
+class Clock:
+    def __init__(self, t=1_760_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+    def advance(self, s):
+        self.t += s
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.s = emu_state.NeonState(operation_ms=OP_MS, clock=self.clock, seed=1)
+
+    def call(self, method, path, key=FREE_KEY, query=None, body=None, headers=None):
+        h = {} if key is None else {"authorization": "Bearer " + key}
+        h.update(headers or {})
+        q = {k: (v if isinstance(v, list) else [str(v)]) for k, v in (query or {}).items()}
+        raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        st, out, extra = emu_routes.dispatch(self.s, method, path, q, h, raw)
+        json.dumps(out)  # always serialisable
+        return st, out
+
+    def ok(self, method, path, key=FREE_KEY, query=None, body=None, status=200):
+        st, out = self.call(method, path, key, query, body)
+        self.assertEqual(st, status, out)
+        return out
+
+    def settle(self):
+        self.clock.advance(OP_MS / 1000.0 + 0.01)
+
+    def project(self, key=FREE_KEY, org_id=None, settle=True, **kw):
+        pj = dict(kw)
+        if org_id:
+            pj["org_id"] = org_id
+        out = self.ok("POST", "/projects", key, body={"project": pj}, status=201)
+        if settle:
+            self.settle()
+        return out
+
+    def assert_error(self, st_out, status, code=None, msg=None):
+        st, out = st_out
+        self.assertEqual(st, status, out)
+        self.assertIn("message", out)
+        self.assertIn("code", out)
+        if code is not None:
+            self.assertEqual(out["code"], code)
+        if msg is not None:
+            self.assertIn(msg, out["message"])
+
+
+class TestKeysAndRouting(Base):
+    def test_missing_and_unknown_keys_are_401(self):
+        self.assert_error(self.call("GET", "/projects", key=None), 401)
+        self.assert_error(self.call("GET", "/projects", key="nope"), 401)
+        self.assertIsNone(self.s.account_for({}))
+        self.assertIsNone(self.s.account_for({"authorization": "Bearer nope"}))
+        accts = {self.s.account_for({"authorization": "Bearer " + k}) for k in (FREE_KEY, PAID_KEY, PERSONAL_KEY)}
+        self.assertEqual(len(accts), 1)
+        self.assertIsNotNone(accts.pop())
+
+    def test_org_key_acts_only_in_its_org(self):
+        pid = self.project(PAID_KEY)["project"]["id"]
+        self.assert_error(self.call("GET", "/projects/" + pid, FREE_KEY), 404)
+        self.assert_error(self.call("DELETE", "/projects/" + pid, FREE_KEY), 404)
+        self.assertEqual(self.ok("GET", "/projects", FREE_KEY)["projects"], [])
+        self.assertEqual(len(self.ok("GET", "/projects", PAID_KEY)["projects"]), 1)
+        self.ok("GET", "/projects/" + pid, PERSONAL_KEY)
+
+    def test_personal_key_needs_org_id(self):
+        msg = "org_id is required, you can find it on your organization settings page"
+        self.assert_error(self.call("GET", "/projects", PERSONAL_KEY), 400, msg=msg)
+        self.assert_error(self.call("POST", "/projects", PERSONAL_KEY, body={"project": {}}), 400, msg=msg)
+        out = self.project(PERSONAL_KEY, org_id=PAID_ORG)
+        self.assertEqual(out["project"]["org_id"], PAID_ORG)
+        lst = self.ok("GET", "/projects", PERSONAL_KEY, query={"org_id": PAID_ORG})
+        self.assertEqual([p["id"] for p in lst["projects"]], [out["project"]["id"]])
+
+    def test_auth_users_regions(self):
+        self.assertEqual(self.ok("GET", "/auth", FREE_KEY)["auth_method"], "api_key_org")
+        self.assertEqual(self.ok("GET", "/auth", PERSONAL_KEY)["auth_method"], "api_key_user")
+        self.assertEqual(len(self.ok("GET", "/users/me/organizations", PERSONAL_KEY)["organizations"]), 2)
+        orgs = self.ok("GET", "/users/me/organizations", FREE_KEY)["organizations"]
+        self.assertEqual([o["id"] for o in orgs], [FREE_ORG])
+        self.assertIn("email", self.ok("GET", "/users/me", PERSONAL_KEY))
+        regions = self.ok("GET", "/regions")["regions"]
+        self.assertTrue(any(r["region_id"] == "aws-us-east-2" and r["default"] for r in regions))
+
+    def test_routes_not_in_spec_and_path_ids(self):
+        self.assertIsNone(emu_routes.route_template("PATCH", "/projects/abc/transfer"))
+        self.assertIsNone(emu_routes.route_template("GET", "/nope"))
+        self.assertEqual(emu_routes.route_template("GET", "/projects/shared"), "GET /projects/shared")
+        self.assertEqual(emu_routes.route_template("GET", "/projects/abc"), "GET /projects/{project_id}")
+        self.assertEqual(self.call("PATCH", "/projects/abc/transfer", body={"target_org_id": PAID_ORG})[0], 404)
+        self.assert_error(self.call("GET", "/projects/Not_Valid"), 400)
+        self.assert_error(self.call("GET", "/projects/" + "a" * 61), 400)
+        self.assert_error(self.call("POST", "/projects", body=b"{not json"), 400)
+        self.assert_error(self.call("POST", "/projects", body={}), 400, msg="project (field required)")
+
+    def test_request_id_echoed_in_errors(self):
+        st, out = self.call("GET", "/projects/unknown-1", headers={"x-request-id": "abc"})
+        self.assertEqual((st, out["request_id"]), (404, "abc"))
+
+    def test_api_keys_created_keys_work_and_revoke(self):
+        out = self.ok("POST", "/api_keys", PERSONAL_KEY, body={"key_name": "k1"})
+        self.assertEqual(len(out["key"]), 64)
+        self.ok("GET", "/projects", out["key"], query={"org_id": FREE_ORG})
+        self.ok("DELETE", "/api_keys/%d" % out["id"], PERSONAL_KEY)
+        self.assert_error(self.call("GET", "/projects", out["key"], query={"org_id": FREE_ORG}), 401)
+        self.assert_error(self.call("POST", "/api_keys", FREE_KEY, body={"key_name": "x"}), 403)
+
+
+class TestProjects(Base):
+    def test_create_shape(self):
+        out = self.project(settle=False, name="t1")
+        p = out["project"]
+        self.assertRegex(p["id"], r"^[a-z]+-[a-z]+-\d{8}$")
+        self.assertEqual(p["consumption_period_start"], "0001-01-01T00:00:00Z")
+        self.assertRegex(out["branch"]["id"], r"^br-[a-z]+-[a-z]+-[a-z0-9]{8}$")
+        self.assertRegex(out["endpoints"][0]["id"], r"^ep-[a-z]+-[a-z]+-[a-z0-9]{8}$")
+        self.assertEqual([o["action"] for o in out["operations"]], ["create_timeline", "start_compute"])
+        self.assertEqual([o["status"] for o in out["operations"]], ["running", "scheduling"])
+        role = out["roles"][0]
+        self.assertEqual(role["name"], "neondb_owner")
+        self.assertRegex(role["password"], r"^[A-Za-z0-9]{12}$")
+        self.assertIsInstance(out["databases"][0]["id"], int)
+        cp = out["connection_uris"][0]["connection_parameters"]
+        ep = out["endpoints"][0]["id"]
+        self.assertEqual(cp["pooler_host"], ep + "-pooler.us-east-2.aws.neon.tech")
+        self.assertEqual(out["connection_uris"][0]["connection_uri"],
+                         "postgresql://neondb_owner:%s@%s.us-east-2.aws.neon.tech/neondb?sslmode=require"
+                         % (role["password"], ep))
+        self.assertEqual((out["branch"]["current_state"], out["endpoints"][0]["current_state"]), ("init", "init"))
+        self.settle()
+        ep_now = self.ok("GET", "/projects/%s/endpoints/%s" % (p["id"], ep))["endpoint"]
+        self.assertEqual(ep_now["current_state"], "active")
+        br = self.ok("GET", "/projects/%s/branches/%s" % (p["id"], out["branch"]["id"]))["branch"]
+        self.assertEqual(br["current_state"], "ready")
+
+    def test_custom_branch_role_db_and_reserved_names(self):
+        out = self.project(branch={"name": "prod", "database_name": "app", "role_name": "app_rw"})
+        self.assertEqual((out["branch"]["name"], out["roles"][0]["name"], out["databases"][0]["name"]),
+                         ("prod", "app_rw", "app"))
+        self.assertEqual(self.project(branch={"database_name": "shop"})["roles"][0]["name"], "shop_owner")
+        for role in ("pg_x", "neon_superuser", "cloud_admin", "zenith_admin", "public", "none"):
+            self.assert_error(self.call("POST", "/projects", body={"project": {"branch": {"role_name": role}}}), 400)
+        for db in ("postgres", "template0", "template1"):
+            self.assert_error(self.call("POST", "/projects", body={"project": {"branch": {"database_name": db}}}),
+                              400)
+        pid, bid = out["project"]["id"], out["branch"]["id"]
+        base = "/projects/%s/branches/%s" % (pid, bid)
+        self.assert_error(self.call("POST", base + "/roles", body={"role": {"name": "pg_monitor"}}), 400)
+        self.assert_error(self.call("POST", base + "/databases",
+                                    body={"database": {"name": "template1", "owner_name": "app_rw"}}), 400)
+        r = self.ok("POST", base + "/roles", body={"role": {"name": "reader"}}, status=201)
+        self.assertRegex(r["role"]["password"], r"^[A-Za-z0-9]{12}$")
+        self.settle()
+        self.assert_error(self.call("POST", base + "/roles", body={"role": {"name": "reader"}}), 409)
+        self.ok("POST", base + "/databases", body={"database": {"name": "d2", "owner_name": "reader"}}, status=201)
+        self.assertEqual(len(self.ok("GET", base + "/databases")["databases"]), 2)
+        self.assertEqual(len(self.ok("GET", base + "/roles")["roles"]), 2)
+
+    def test_get_vs_list_usage_fields(self):
+        pid = self.project()["project"]["id"]
+        self.s.add_usage(pid, {"active_time_seconds": 10, "compute_time_seconds": 3, "written_data_bytes": 100,
+                               "data_transfer_bytes": 50, "logical_size_bytes": 4096})
+        p = self.ok("GET", "/projects/" + pid)["project"]
+        self.assertEqual((p["active_time_seconds"], p["compute_time_seconds"], p["written_data_bytes"],
+                          p["data_transfer_bytes"], p["synthetic_storage_size"]), (10, 3, 100, 50, 4096))
+        self.assertNotEqual(p["consumption_period_start"], "0001-01-01T00:00:00Z")
+        self.assertIn("owner", p)
+        item = self.ok("GET", "/projects")["projects"][0]
+        self.assertEqual((item["active_time"], item["cpu_used_sec"]), (10, 3))
+        for k in ("compute_time_seconds", "written_data_bytes", "data_transfer_bytes", "data_storage_bytes_hour",
+                  "consumption_period_start", "consumption_period_end"):
+            self.assertNotIn(k, item)
+        patched = self.ok("PATCH", "/projects/" + pid, body={"project": {"name": "n2"}})
+        self.assertEqual(patched["project"]["consumption_period_end"], "0001-01-01T00:00:00Z")
+        self.assertEqual(patched["operations"], [])
+        deleted = self.ok("DELETE", "/projects/" + pid)
+        self.assertEqual(deleted["project"]["consumption_period_start"], "0001-01-01T00:00:00Z")
+        self.assert_error(self.call("GET", "/projects/" + pid), 404)
+
+    def test_connection_uri(self):
+        out = self.project()
+        pid, ep = out["project"]["id"], out["endpoints"][0]["id"]
+        pw = out["roles"][0]["password"]
+        q = {"database_name": "neondb", "role_name": "neondb_owner"}
+        uri = self.ok("GET", "/projects/%s/connection_uri" % pid, query=q)["uri"]
+        self.assertEqual(uri, "postgresql://neondb_owner:%s@%s.us-east-2.aws.neon.tech/neondb?sslmode=require"
+                         % (pw, ep))
+        q["pooled"] = "true"
+        uri = self.ok("GET", "/projects/%s/connection_uri" % pid, query=q)["uri"]
+        self.assertIn("@%s-pooler.us-east-2.aws.neon.tech/" % ep, uri)
+        self.assert_error(self.call("GET", "/projects/%s/connection_uri" % pid, query={"role_name": "x"}), 400)
+        self.assert_error(self.call("GET", "/projects/%s/connection_uri" % pid,
+                                    query={"database_name": "neondb", "role_name": "ghost"}), 404)
+
+
+class TestOperationsAndLocking(Base):
+    def test_status_progression_and_423(self):
+        out = self.project(settle=False)
+        pid = out["project"]["id"]
+        op_id = out["operations"][1]["id"]
+        st = self.call("POST", "/projects/%s/branches" % pid, body={})
+        self.assert_error(st, 423)
+        self.assertEqual(self.ok("GET", "/projects/%s/operations/%s" % (pid, op_id))["operation"]["status"],
+                         "scheduling")
+        self.clock.advance(0.7)
+        self.assertEqual(self.ok("GET", "/projects/%s/operations/%s" % (pid, op_id))["operation"]["status"],
+                         "running")
+        # metadata-only changes schedule no operation and are not locked (as recorded from Neon)
+        self.assertEqual(self.ok("PATCH", "/projects/" + pid, body={"project": {"name": "x"}})["operations"], [])
+        self.clock.advance(0.31)
+        op = self.ok("GET", "/projects/%s/operations/%s" % (pid, op_id))["operation"]
+        self.assertEqual(op["status"], "finished")
+        self.assertGreater(op["total_duration_ms"], 0)
+        self.ok("POST", "/projects/%s/branches" % pid, body={}, status=201)
+        # a running operation blocks every scheduling mutation, but not project deletion
+        self.assert_error(self.call("PATCH", "/projects/" + pid, body={"project": {"history_retention_seconds": 3600}}),
+                          423)
+        self.ok("DELETE", "/projects/" + pid)
+
+    def test_operations_list_newest_first_with_cursor(self):
+        pid = self.project()["project"]["id"]
+        for i in range(4):
+            self.ok("POST", "/projects/%s/branches" % pid, body={"branch": {"name": "b%d" % i}}, status=201)
+            self.settle()
+        ops = self.ok("GET", "/projects/%s/operations" % pid, query={"limit": 1000})["operations"]
+        self.assertEqual(len(ops), 6)
+        self.assertEqual(ops[-1]["action"], "create_timeline")
+        seen, cursor = [], None
+        for _ in range(10):
+            q = {"limit": 4}
+            if cursor:
+                q["cursor"] = cursor
+            page = self.ok("GET", "/projects/%s/operations" % pid, query=q)
+            if not page["operations"]:
+                break
+            seen += [o["id"] for o in page["operations"]]
+            cursor = page["pagination"]["cursor"]
+        self.assertEqual(seen, [o["id"] for o in ops])
+
+
+class TestLimits(Base):
+    def test_branches_per_project_free_and_paid(self):
+        pid = self.project()["project"]["id"]
+        for i in range(9):
+            self.ok("POST", "/projects/%s/branches" % pid, body={"branch": {"name": "b%d" % i}}, status=201)
+            self.settle()
+        self.assertEqual(self.ok("GET", "/projects/%s/branches/count" % pid)["count"], 10)
+        self.assert_error(self.call("POST", "/projects/%s/branches" % pid, body={}), 422, "BRANCHES_LIMIT_EXCEEDED")
+        ppid = self.project(PAID_KEY)["project"]["id"]
+        for i in range(11):
+            self.ok("POST", "/projects/%s/branches" % ppid, PAID_KEY, body={}, status=201)
+            self.settle()
+
+    def test_duplicate_branch_name_409(self):
+        pid = self.project()["project"]["id"]
+        self.ok("POST", "/projects/%s/branches" % pid, body={"branch": {"name": "dev"}}, status=201)
+        self.settle()
+        self.assert_error(self.call("POST", "/projects/%s/branches" % pid, body={"branch": {"name": "dev"}}), 409)
+        self.assert_error(self.call("POST", "/projects/%s/branches" % pid, body={"branch": {"name": "main"}}), 409)
+
+    def test_compute_range(self):
+        out = self.project()
+        pid, ep = out["project"]["id"], out["endpoints"][0]["id"]
+        path = "/projects/%s/endpoints/%s" % (pid, ep)
+        self.assert_error(self.call("PATCH", path, body={"endpoint": {"autoscaling_limit_max_cu": 4}}), 400)
+        self.assert_error(self.call("PATCH", path, body={"endpoint": {"autoscaling_limit_min_cu": 0.125}}), 400)
+        self.ok("PATCH", path, body={"endpoint": {"autoscaling_limit_max_cu": 2}})
+        self.assert_error(self.call("POST", "/projects", body={"project": {
+            "default_endpoint_settings": {"autoscaling_limit_max_cu": 3}}}), 400)
+        pout = self.project(PAID_KEY, default_endpoint_settings={"autoscaling_limit_min_cu": 1,
+                                                                  "autoscaling_limit_max_cu": 16})
+        self.assertEqual(pout["endpoints"][0]["autoscaling_limit_max_cu"], 16)
+        ppath = "/projects/%s/endpoints/%s" % (pout["project"]["id"], pout["endpoints"][0]["id"])
+        self.assert_error(self.call("PATCH", ppath, PAID_KEY, body={"endpoint": {"autoscaling_limit_max_cu": 17}}),
+                          400)
+        self.assert_error(self.call("PATCH", ppath, PAID_KEY, body={"endpoint": {"autoscaling_limit_min_cu": 8,
+                                                                                  "autoscaling_limit_max_cu": 4}}),
+                          400)
+
+    def test_min_autosuspend(self):
+        out = self.project()
+        path = "/projects/%s/endpoints/%s" % (out["project"]["id"], out["endpoints"][0]["id"])
+        self.assert_error(self.call("PATCH", path, body={"endpoint": {"suspend_timeout_seconds": 120}}), 400)
+        self.assert_error(self.call("PATCH", path, body={"endpoint": {"suspend_timeout_seconds": -1}}), 400)
+        self.ok("PATCH", path, body={"endpoint": {"suspend_timeout_seconds": 300}})
+        pout = self.project(PAID_KEY)
+        ppath = "/projects/%s/endpoints/%s" % (pout["project"]["id"], pout["endpoints"][0]["id"])
+        self.ok("PATCH", ppath, PAID_KEY, body={"endpoint": {"suspend_timeout_seconds": 60}})
+        self.settle()
+        self.assert_error(self.call("PATCH", ppath, PAID_KEY, body={"endpoint": {"suspend_timeout_seconds": 59}}),
+                          400)
+
+    def test_restore_window(self):
+        self.assert_error(self.call("POST", "/projects", body={"project": {"history_retention_seconds": 604800}}),
+                          400)
+        pid = self.project()["project"]["id"]
+        ppid = self.project(PAID_KEY, history_retention_seconds=604800)["project"]["id"]
+        self.assertEqual(self.ok("GET", "/projects/" + ppid, PAID_KEY)["project"]["history_retention_seconds"],
+                         604800)
+        self.assert_error(self.call("PATCH", "/projects/" + pid,
+                                    body={"project": {"history_retention_seconds": 172800}}), 400)
+        self.clock.advance(3 * 86400)
+        two_days_ago = emu_state.iso(self.clock() - 2 * 86400)
+        self.assert_error(self.call("POST", "/projects/%s/branches" % pid,
+                                    body={"branch": {"parent_timestamp": two_days_ago}}), 400,
+                          msg="restore window")
+        self.ok("POST", "/projects/%s/branches" % ppid, PAID_KEY, body={"branch": {"parent_timestamp": two_days_ago}},
+                status=201)
+        main = self.ok("GET", "/projects/%s/branches" % pid)["branches"][0]["id"]
+        self.assert_error(self.call("POST", "/projects/%s/branches/%s/restore" % (pid, main),
+                                    body={"source_branch_id": main, "source_timestamp": two_days_ago,
+                                          "preserve_under_name": "old"}), 400)
+        one_hour_ago = emu_state.iso(self.clock() - 3600)
+        self.ok("POST", "/projects/%s/branches/%s/restore" % (pid, main),
+                body={"source_branch_id": main, "source_timestamp": one_hour_ago, "preserve_under_name": "old"})
+
+    def test_projects_per_org(self):
+        self.s.set_org_limit(FREE_ORG, "projects", 2)
+        self.project()
+        self.project()
+        self.assert_error(self.call("POST", "/projects", body={"project": {}}), 422, "PROJECTS_LIMIT_EXCEEDED")
+        self.project(PAID_KEY)
+
+    def test_manual_snapshots_free_1_paid_10(self):
+        out = self.project()
+        pid, bid = out["project"]["id"], out["branch"]["id"]
+        self.ok("POST", "/projects/%s/branches/%s/snapshot" % (pid, bid), query={"name": "s1"})
+        self.settle()
+        self.assert_error(self.call("POST", "/projects/%s/branches/%s/snapshot" % (pid, bid)), 422)
+        pout = self.project(PAID_KEY)
+        ppid, pbid = pout["project"]["id"], pout["branch"]["id"]
+        for i in range(10):
+            self.ok("POST", "/projects/%s/branches/%s/snapshot" % (ppid, pbid), PAID_KEY)
+            self.settle()
+        self.assert_error(self.call("POST", "/projects/%s/branches/%s/snapshot" % (ppid, pbid), PAID_KEY), 422)
+
+    def test_root_branches_limit(self):
+        out = self.project(PAID_KEY)
+        pid, bid = out["project"]["id"], out["branch"]["id"]
+        snap = self.ok("POST", "/projects/%s/branches/%s/snapshot" % (pid, bid), PAID_KEY)["snapshot"]["id"]
+        self.settle()
+        for i in range(4):   # main + 4 restored branches = 5 roots
+            br = self.ok("POST", "/projects/%s/snapshots/%s/restore" % (pid, snap), PAID_KEY,
+                         body={"name": "r%d" % i})["branch"]
+            self.assertNotIn("parent_id", br)
+            self.settle()
+        self.assert_error(self.call("POST", "/projects/%s/snapshots/%s/restore" % (pid, snap), PAID_KEY, body={}),
+                          422, "ROOT_BRANCHES_LIMIT_EXCEEDED")
+        # child branches do not count as roots
+        self.ok("POST", "/projects/%s/branches" % pid, PAID_KEY, body={}, status=201)
+
+
+class TestQuotas(Base):
+    def test_quota_suspends_until_raised(self):
+        out = self.project(settings={"quota": {"active_time_seconds": 100}})
+        pid, ep = out["project"]["id"], out["endpoints"][0]["id"]
+        self.assertEqual(self.ok("GET", "/projects/%s/endpoints/%s" % (pid, ep))["endpoint"]["current_state"],
+                         "active")
+        st, body = self.s.add_usage(pid, {"active_time_seconds": 60})
+        self.assertEqual((st, body["suspended"]), (200, []))
+        st, body = self.s.add_usage(pid, {"active_time_seconds": 60})
+        self.assertEqual(body["suspended"], [pid])
+        self.assertEqual(self.ok("GET", "/projects/%s/endpoints/%s" % (pid, ep))["endpoint"]["current_state"], "idle")
+        st = self.call("POST", "/projects/%s/endpoints/%s/start" % (pid, ep))
+        self.assertEqual(st[0], 422, st)
+        self.clock.advance(3600)   # stays suspended: not scale-to-zero
+        self.assertEqual(self.call("POST", "/projects/%s/endpoints/%s/start" % (pid, ep))[0], 422)
+        # raising the quota lifts the block (computes stay idle until started)
+        self.ok("PATCH", "/projects/" + pid, body={"project": {"settings": {"quota": {"active_time_seconds": 1000}}}})
+        self.assertEqual(self.ok("GET", "/projects/" + pid)["project"]["settings"]["quota"],
+                         {"active_time_seconds": 1000})
+        self.ok("POST", "/projects/%s/endpoints/%s/start" % (pid, ep))
+        self.settle()
+        self.assertEqual(self.ok("GET", "/projects/%s/endpoints/%s" % (pid, ep))["endpoint"]["current_state"],
+                         "active")
+
+    def test_quota_zero_removes_limit_and_low_quota_suspends_at_once(self):
+        out = self.project()
+        pid, ep = out["project"]["id"], out["endpoints"][0]["id"]
+        self.s.add_usage(pid, {"compute_time_seconds": 500, "data_transfer_bytes": 10})
+        self.ok("PATCH", "/projects/" + pid, body={"project": {"settings": {"quota": {"compute_time_seconds": 100}}}})
+        self.assertEqual(self.ok("GET", "/projects/%s/endpoints/%s" % (pid, ep))["endpoint"]["current_state"], "idle")
+        self.assertEqual(self.call("POST", "/projects/%s/endpoints/%s/start" % (pid, ep))[1]["code"],
+                         "COMPUTE_TIME_EXCEEDED")
+        self.ok("PATCH", "/projects/" + pid, body={"project": {"settings": {"quota": {"compute_time_seconds": 0}}}})
+        self.ok("POST", "/projects/%s/endpoints/%s/start" % (pid, ep))
+
+    def test_usage_all_projects_and_validation(self):
+        a = self.project()["project"]["id"]
+        b = self.project()["project"]["id"]
+        st, body = self.s.add_usage(None, {"data_transfer_bytes": 7})
+        self.assertEqual((st, body["updated"]), (200, 2))
+        for pid in (a, b):
+            self.assertEqual(self.ok("GET", "/projects/" + pid)["project"]["data_transfer_bytes"], 7)
+        self.assertEqual(self.s.add_usage("nope-nope-1", {"data_transfer_bytes": 1})[0], 404)
+        self.assertEqual(self.s.add_usage(a, {"bogus": 1})[0], 400)
+        self.assertEqual(self.s.add_usage(a, {"data_transfer_bytes": -1})[0], 400)
+        self.s.add_usage(a, {"logical_size_bytes": 1000})
+        br = self.ok("GET", "/projects/%s/branches" % a)["branches"][0]
+        self.assertEqual(br["logical_size"], 1000)
+
+
+class TestTransfers(Base):
+    def test_transfer_rules(self):
+        out = self.project(settings={"quota": {"active_time_seconds": 360000}})
+        pid = out["project"]["id"]
+        uri = out["connection_uris"][0]["connection_uri"]
+        body = {"destination_org_id": PAID_ORG, "project_ids": [pid]}
+        self.assert_error(self.call("POST", "/organizations/%s/projects/transfer" % FREE_ORG, FREE_KEY, body=body),
+                          403)
+        self.assertEqual(self.ok("POST", "/organizations/%s/projects/transfer" % FREE_ORG, PERSONAL_KEY, body=body),
+                         {})
+        self.assert_error(self.call("GET", "/projects/" + pid, FREE_KEY), 404)
+        p = self.ok("GET", "/projects/" + pid, PAID_KEY)["project"]
+        self.assertEqual(p["org_id"], PAID_ORG)
+        self.assertEqual(p["settings"]["quota"], {"active_time_seconds": 360000})
+        q = {"database_name": "neondb", "role_name": "neondb_owner"}
+        self.assertEqual(self.ok("GET", "/projects/%s/connection_uri" % pid, PAID_KEY, query=q)["uri"], uri)
+        eps = self.ok("GET", "/projects/%s/endpoints" % pid, PAID_KEY)["endpoints"]
+        self.assertEqual(eps[0]["autoscaling_limit_max_cu"], 0.25)
+        self.assertEqual([x["id"] for x in self.ok("GET", "/projects", PAID_KEY)["projects"]], [pid])
+
+    def test_transfer_validation_and_406(self):
+        pid = self.project(PAID_KEY, default_endpoint_settings={"autoscaling_limit_max_cu": 4})["project"]["id"]
+        url = "/organizations/%s/projects/transfer" % PAID_ORG
+        self.assert_error(self.call("POST", url, PERSONAL_KEY,
+                                    body={"destination_org_id": FREE_ORG, "project_ids": ["a"] * 401}), 400)
+        self.assert_error(self.call("POST", url, PERSONAL_KEY,
+                                    body={"destination_org_id": FREE_ORG, "project_ids": []}), 400)
+        self.assert_error(self.call("POST", url, PERSONAL_KEY,
+                                    body={"destination_org_id": FREE_ORG, "project_ids": ["nope-nope-1"]}), 404)
+        st, out = self.call("POST", url, PERSONAL_KEY, body={"destination_org_id": FREE_ORG, "project_ids": [pid]})
+        self.assertEqual(st, 406)
+        self.assertEqual(out["limits"][0], {"name": "max_autoscaling_limit", "expected": "2", "actual": "4"})
+        self.s.set_org_limit(FREE_ORG, "projects", 0)
+        ep = self.ok("GET", "/projects/%s/endpoints" % pid, PAID_KEY)["endpoints"][0]["id"]
+        self.ok("PATCH", "/projects/%s/endpoints/%s" % (pid, ep), PAID_KEY,
+                body={"endpoint": {"autoscaling_limit_max_cu": 2}})
+        st, out = self.call("POST", url, PERSONAL_KEY, body={"destination_org_id": FREE_ORG, "project_ids": [pid]})
+        self.assertEqual((st, [x["name"] for x in out["limits"]]), (406, ["projects_count"]))
+        self.s.set_org_limit(FREE_ORG, "projects", 10)
+        self.ok("POST", url, PERSONAL_KEY, body={"destination_org_id": FREE_ORG, "project_ids": [pid]})
+        self.ok("GET", "/projects/" + pid, FREE_KEY)
+
+
+class TestPagination(Base):
+    def test_project_list_cursor(self):
+        ids = self.s.bulk_create_projects(FREE_ORG, 25)
+        self.assertEqual(len(set(ids)), 25)
+        seen, cursor, pages = [], None, 0
+        while pages < 10:
+            q = {"limit": 10}
+            if cursor:
+                q["cursor"] = cursor
+            page = self.ok("GET", "/projects", query=q)
+            pages += 1
+            if not page["projects"]:
+                self.assertNotIn("pagination", page)
+                break
+            got = [p["id"] for p in page["projects"]]
+            self.assertEqual(page["pagination"]["cursor"], got[-1])
+            seen += got
+            cursor = got[-1]
+            if len(got) < 10:
+                break
+        self.assertEqual(pages, 3)
+        self.assertEqual(seen, list(reversed(ids)))   # newest first
+        self.assertEqual(len(self.ok("GET", "/projects")["projects"]), 10)     # default limit
+        self.assertEqual(len(self.ok("GET", "/projects", query={"limit": 400})["projects"]), 25)
+        self.assert_error(self.call("GET", "/projects", query={"limit": 401}), 400)
+        self.assert_error(self.call("GET", "/projects", query={"limit": 0}), 400)
+        self.assertEqual([p["id"] for p in self.ok("GET", "/projects", query={"search": ids[3][-8:]})["projects"]],
+                         [ids[3]])
+        self.assertEqual(len(self.ok("GET", "/projects", query={"search": "bench-1", "limit": 400})["projects"]),
+                         11)   # bench-1, bench-10..19
+
+    def test_branch_list_pagination_next(self):
+        pid = self.project(PAID_KEY)["project"]["id"]
+        for i in range(6):
+            self.ok("POST", "/projects/%s/branches" % pid, PAID_KEY, body={"branch": {"name": "b%d" % i}},
+                    status=201)
+            self.settle()
+        allb = self.ok("GET", "/projects/%s/branches" % pid, PAID_KEY, query={"sort_by": "name", "sort_order": "asc"})
+        names = [b["name"] for b in allb["branches"]]
+        self.assertEqual(names, sorted(names))
+        seen, cursor = [], None
+        for _ in range(10):
+            q = {"limit": 3, "sort_by": "name", "sort_order": "asc"}
+            if cursor:
+                q["cursor"] = cursor
+            page = self.ok("GET", "/projects/%s/branches" % pid, PAID_KEY, query=q)
+            if not page["branches"]:
+                break
+            seen += [b["name"] for b in page["branches"]]
+            cursor = page["pagination"]["next"]
+        self.assertEqual(seen, names)
+        self.assertEqual(self.ok("GET", "/projects/%s/branches/count" % pid, PAID_KEY)["count"], 7)
+        self.assertEqual(self.ok("GET", "/projects/%s/branches/count" % pid, PAID_KEY,
+                                 query={"search": "main"})["count"], 1)
+
+
+class TestBranchesEndpoints(Base):
+    def test_branch_with_endpoint_delete_and_default(self):
+        pid = self.project()["project"]["id"]
+        out = self.ok("POST", "/projects/%s/branches" % pid, status=201,
+                      body={"branch": {"name": "dev"}, "endpoints": [{"type": "read_write"}]})
+        self.assertEqual([o["action"] for o in out["operations"]], ["create_branch", "start_compute"])
+        self.assertIn("connection_uris", out)
+        bid = out["branch"]["id"]
+        self.settle()
+        nocompute = self.ok("POST", "/projects/%s/branches" % pid, body={}, status=201)
+        self.assertNotIn("connection_uris", nocompute)
+        self.assertEqual(nocompute["endpoints"], [])
+        self.settle()
+        self.ok("PATCH", "/projects/%s/branches/%s" % (pid, bid), body={"branch": {"name": "dev2"}})
+        self.ok("POST", "/projects/%s/branches/%s/set_as_default" % (pid, bid))
+        self.assertTrue(self.ok("GET", "/projects/%s/branches/%s" % (pid, bid))["branch"]["default"])
+        self.assert_error(self.call("DELETE", "/projects/%s/branches/%s" % (pid, bid)), 400)
+        nb = nocompute["branch"]["id"]
+        self.ok("DELETE", "/projects/%s/branches/%s" % (pid, nb))
+        self.assertEqual(self.call("DELETE", "/projects/%s/branches/%s" % (pid, nb))[0], 204)
+        self.assert_error(self.call("GET", "/projects/%s/branches/%s" % (pid, nb)), 404)
+
+    def test_endpoint_start_suspend(self):
+        out = self.project()
+        pid, ep = out["project"]["id"], out["endpoints"][0]["id"]
+        r = self.ok("POST", "/projects/%s/endpoints/%s/suspend" % (pid, ep))
+        self.assertEqual(r["operations"][0]["action"], "suspend_compute")
+        self.settle()
+        e = self.ok("GET", "/projects/%s/endpoints/%s" % (pid, ep))["endpoint"]
+        self.assertEqual(e["current_state"], "idle")
+        self.assertIn("suspended_at", e)
+        self.ok("POST", "/projects/%s/endpoints/%s/start" % (pid, ep))
+        self.settle()
+        self.assertEqual(self.ok("GET", "/projects/%s/endpoints/%s" % (pid, ep))["endpoint"]["current_state"],
+                         "active")
+
+
+class TestSnapshotsAndRestores(Base):
+    def test_snapshot_lifecycle_and_finalize(self):
+        out = self.project(PAID_KEY)
+        pid, main, ep = out["project"]["id"], out["branch"]["id"], out["endpoints"][0]["id"]
+        uri = out["connection_uris"][0]["connection_uri"]
+        snap = self.ok("POST", "/projects/%s/branches/%s/snapshot" % (pid, main), PAID_KEY,
+                       query={"name": "before-migration",
+                              "expires_at": emu_state.iso(self.clock() + 86400)})
+        self.assertEqual(snap["snapshot"]["name"], "before-migration")
+        self.assertEqual(snap["snapshot"]["source_branch_id"], main)
+        sid = snap["snapshot"]["id"]
+        self.settle()
+        self.assertEqual([s["id"] for s in self.ok("GET", "/projects/%s/snapshots" % pid, PAID_KEY)["snapshots"]],
+                         [sid])
+        # restore as a preview, then finalize
+        r = self.ok("POST", "/projects/%s/snapshots/%s/restore" % (pid, sid), PAID_KEY,
+                    body={"name": "preview", "target_branch_id": main})
+        nb = r["branch"]["id"]
+        self.assertEqual(r["branch"]["restore_status"], "restored")
+        self.assertEqual(r["branch"]["restored_from"], sid)
+        self.settle()
+        fin = self.ok("POST", "/projects/%s/branches/%s/finalize_restore" % (pid, nb), PAID_KEY, body={})
+        self.assertTrue(fin["operations"])
+        self.settle()
+        b = self.ok("GET", "/projects/%s/branches/%s" % (pid, nb), PAID_KEY)["branch"]
+        self.assertEqual((b["name"], b["default"], b["restore_status"]), ("main", True, "finalized"))
+        old = self.ok("GET", "/projects/%s/branches/%s" % (pid, main), PAID_KEY)["branch"]
+        self.assertEqual(old["name"], "main (old)")
+        self.assertEqual(self.ok("GET", "/projects/%s/endpoints/%s" % (pid, ep), PAID_KEY)["endpoint"]["branch_id"], nb)
+        q = {"database_name": "neondb", "role_name": "neondb_owner"}
+        self.assertEqual(self.ok("GET", "/projects/%s/connection_uri" % pid, PAID_KEY, query=q)["uri"], uri)
+        # delete: 202 with operations
+        st, body = self.call("DELETE", "/projects/%s/snapshots/%s" % (pid, sid), PAID_KEY)
+        self.assertEqual(st, 202)
+        self.assertEqual(list(body), ["operations"])
+        self.settle()
+        self.assertEqual(self.ok("GET", "/projects/%s/snapshots" % pid, PAID_KEY)["snapshots"], [])
+
+    def test_snapshot_restore_finalize_inline_and_root_only(self):
+        out = self.project(PAID_KEY)
+        pid, main = out["project"]["id"], out["branch"]["id"]
+        sid = self.ok("POST", "/projects/%s/branches/%s/snapshot" % (pid, main), PAID_KEY)["snapshot"]["id"]
+        self.settle()
+        r = self.ok("POST", "/projects/%s/snapshots/%s/restore" % (pid, sid), PAID_KEY,
+                    body={"target_branch_id": main, "finalize_restore": True})
+        self.assertEqual(r["branch"]["name"], "main")
+        self.assertEqual(len(r["endpoints"]), 1)
+        self.settle()
+        child = self.ok("POST", "/projects/%s/branches" % pid, PAID_KEY, body={}, status=201)["branch"]["id"]
+        self.settle()
+        self.assert_error(self.call("POST", "/projects/%s/branches/%s/snapshot" % (pid, child), PAID_KEY), 400)
+
+    def test_branch_restore_variants(self):
+        out = self.project(PAID_KEY)
+        pid, main = out["project"]["id"], out["branch"]["id"]
+        dev = self.ok("POST", "/projects/%s/branches" % pid, PAID_KEY, body={"branch": {"name": "dev"},
+                      "endpoints": [{"type": "read_write"}]}, status=201)["branch"]["id"]
+        self.settle()
+        self.clock.advance(120)
+        # reset from parent: no preserve name needed
+        r = self.ok("POST", "/projects/%s/branches/%s/restore" % (pid, dev), PAID_KEY, body={"source_branch_id": main})
+        self.assertEqual(r["branch"]["id"], dev)
+        self.assertTrue(r["operations"])
+        self.assert_error(self.call("POST", "/projects/%s/branches/%s/restore" % (pid, dev), PAID_KEY,
+                                    body={"source_branch_id": main}), 423)
+        self.settle()
+        ts = emu_state.iso(self.clock() - 60)
+        self.assert_error(self.call("POST", "/projects/%s/branches/%s/restore" % (pid, main), PAID_KEY,
+                                    body={"source_branch_id": main, "source_timestamp": ts}), 400)
+        self.assert_error(self.call("POST", "/projects/%s/branches/%s/restore" % (pid, main), PAID_KEY,
+                                    body={}), 400)
+        r = self.ok("POST", "/projects/%s/branches/%s/restore" % (pid, main), PAID_KEY,
+                    body={"source_branch_id": main, "source_timestamp": ts, "preserve_under_name": "main_before"})
+        self.settle()
+        names = {b["name"]: b for b in self.ok("GET", "/projects/%s/branches" % pid, PAID_KEY)["branches"]}
+        self.assertIn("main_before", names)
+        self.assertEqual(names["dev"]["parent_id"], names["main_before"]["id"])   # children move to the backup
+
+
+class TestConsumption(Base):
+    def q(self, **kw):
+        q = {"org_id": PAID_ORG, "from": emu_state.iso(self.clock() - 3 * 3600), "to": emu_state.iso(self.clock()),
+             "granularity": "hourly", "metrics": "compute_unit_seconds,public_network_transfer_bytes"}
+        q.update(kw)
+        return q
+
+    def test_consumption(self):
+        self.clock.advance(-5 * 3600)
+        pid = self.project(PAID_KEY)["project"]["id"]
+        self.clock.advance(5 * 3600)
+        self.s.add_usage(pid, {"compute_time_seconds": 120, "data_transfer_bytes": 999})
+        self.clock.advance(1)
+        self.assert_error(self.call("GET", "/consumption_history/v2/projects", FREE_KEY, query=self.q(org_id=FREE_ORG)),
+                          403)
+        self.assert_error(self.call("GET", "/consumption_history/v2/projects", FREE_KEY, query=self.q()), 404)
+        out = self.ok("GET", "/consumption_history/v2/projects", PAID_KEY, query=self.q())
+        self.assertEqual(out["projects"][0]["project_id"], pid)
+        self.assertEqual(out["pagination"]["cursor"], pid)
+        cons = [c for per in out["projects"][0]["periods"] for c in per["consumption"]]
+        totals = {}
+        for c in cons:
+            for m in c["metrics"]:
+                totals[m["metric_name"]] = totals.get(m["metric_name"], 0) + m["value"]
+        self.assertEqual(totals, {"compute_unit_seconds": 120, "public_network_transfer_bytes": 999})
+        self.assertEqual([c["timeframe_start"] for c in cons], sorted(c["timeframe_start"] for c in cons))
+        self.ok("GET", "/consumption_history/v2/projects", PERSONAL_KEY, query=self.q())
+        self.assert_error(self.call("GET", "/consumption_history/v2/projects", PAID_KEY,
+                                    query=self.q(**{"from": emu_state.iso(self.clock() - 200 * 3600)})), 406)
+        self.assert_error(self.call("GET", "/consumption_history/v2/projects", PAID_KEY,
+                                    query=self.q(to=emu_state.iso(self.clock() - 4 * 3600))), 406)
+        q = self.q()
+        del q["metrics"]
+        self.assert_error(self.call("GET", "/consumption_history/v2/projects", PAID_KEY, query=q), 400)
+        self.assert_error(self.call("GET", "/consumption_history/v2/projects", PAID_KEY, query=self.q(limit=101)), 400)
+        self.assert_error(self.call("GET", "/consumption_history/v2/projects", PAID_KEY,
+                                    query=self.q(granularity="weekly")), 400)
+
+    def test_consumption_pagination(self):
+        ids = self.s.bulk_create_projects(PAID_ORG, 15)
+        first = self.ok("GET", "/consumption_history/v2/projects", PAID_KEY, query=self.q())
+        self.assertEqual(len(first["projects"]), 10)
+        second = self.ok("GET", "/consumption_history/v2/projects", PAID_KEY,
+                         query=self.q(cursor=first["pagination"]["cursor"]))
+        got = [p["project_id"] for p in first["projects"] + second["projects"]]
+        self.assertEqual(got, list(reversed(ids)))
+        sel = self.ok("GET", "/consumption_history/v2/projects", PAID_KEY,
+                      query=self.q(project_ids=",".join(ids[:3])))
+        self.assertEqual(len(sel["projects"]), 3)
+
+
+class TestScale(Base):
+    def test_50k_projects_get_and_list_stay_fast(self):
+        t0 = time.perf_counter()
+        ids = self.s.bulk_create_projects(FREE_ORG, 50000)
+        build = time.perf_counter() - t0
+        self.assertLess(build, 30)
+        h = {"authorization": "Bearer " + FREE_KEY}
+        t0 = time.perf_counter()
+        for pid in ids[:2000]:
+            st, _, _ = emu_routes.dispatch(self.s, "GET", "/projects/" + pid, {}, h, b"")
+            assert st == 200
+        per_get = (time.perf_counter() - t0) / 2000
+        self.assertLess(per_get, 0.001)       # < 1 ms per in-process GET /projects/{id}
+        t0 = time.perf_counter()
+        cursor = ids[25000]
+        for _ in range(20):
+            st, out, _ = emu_routes.dispatch(self.s, "GET", "/projects", {"limit": ["400"], "cursor": [cursor]},
+                                             h, b"")
+            cursor = out["pagination"]["cursor"]
+        self.assertLess((time.perf_counter() - t0) / 20, 0.2)
+
+
+@unittest.skipUnless(os.path.exists(os.path.join(HERE, "neon_emulator.py")), "transport half not present yet")
+class TestOverHttp(unittest.TestCase):
+    def test_end_to_end(self):
+        from emu_testlib import EmulatorProcess
+        with EmulatorProcess(operation_ms=50, rate_limit_rpm=0) as emu:
+            st, headers, body = emu.request("POST", "/projects", key=FREE_KEY, body={"project": {"name": "http"}})
+            self.assertEqual(st, 201, body)
+            self.assertIn("x-neon-ret-request-id", headers)
+            pid = body["project"]["id"]
+            st, _, body = emu.request("POST", "/projects/%s/branches" % pid, key=FREE_KEY, body={})
+            self.assertEqual(st, 423, body)
+            emu.wait_operations(pid, key=FREE_KEY)
+            st, _, body = emu.request("POST", "/projects/%s/branches" % pid, key=FREE_KEY, body={})
+            self.assertEqual(st, 201, body)
+            st, _, body = emu.request("GET", "/projects", key=PERSONAL_KEY)
+            self.assertEqual(st, 400)
+            st, _, body = emu.request("PATCH", "/projects/%s/transfer" % pid, key=FREE_KEY, body={})
+            self.assertEqual(st, 404)
+            st, body = emu.usage(pid, {"active_time_seconds": 5})
+            self.assertEqual(st, 200, body)
+            st, _, body = emu.request("GET", "/projects/" + pid, key=FREE_KEY)
+            self.assertEqual(body["project"]["active_time_seconds"], 5)
+            st, _, body = emu.request("GET", "/projects", key=None)
+            self.assertEqual(st, 401)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Demo of neon_platform on the Neon API emulator, as root on Debian 12:
+#
+#   sudo bash tools/demo.sh
+#
+# Installs what is missing and builds (tools/setup.sh), starts the emulator and a throwaway
+# PostgreSQL 15 (user postgres, unix socket in a temp dir) with the extension preloaded and
+# pointed at the emulator, provisions a free and a pro tenant, waits for them and shows the
+# tenants, the queue, the audit of API calls and a connection string (password masked).
+# Everything is stopped and removed at the end, also on failure or Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+if [ "$(id -u)" != 0 ]; then
+    echo "demo.sh: run as root (sudo bash tools/demo.sh): it installs packages and runs PostgreSQL as postgres" >&2
+    exit 1
+fi
+
+echo "== installing what is missing and building (tools/setup.sh)"
+bash tools/setup.sh
+
+PG_BINDIR=/usr/lib/postgresql/15/bin
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+TMP=$(mktemp -d /tmp/neon_platform-demo.XXXXXX)
+chmod 755 "$TMP"
+EMU_PID=""
+PGDATA="$TMP/data"
+
+cleanup() {
+    set +e
+    if [ -f "$PGDATA/postmaster.pid" ]; then
+        runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$PGDATA" -m fast -w -t 30 stop >/dev/null 2>&1
+    fi
+    if [ -n "$EMU_PID" ] && kill -0 "$EMU_PID" 2>/dev/null; then
+        kill "$EMU_PID"
+        wait "$EMU_PID" 2>/dev/null
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== starting the Neon API emulator"
+"$PY" test/emulator/neon_emulator.py --port 0 --operation-ms 500 >"$TMP/emulator.out" 2>"$TMP/emulator.err" &
+EMU_PID=$!
+EMU_URL=""
+for _ in $(seq 1 100); do
+    EMU_URL=$(sed -n 's|^neon-emulator listening on \(http://[0-9.]*:[0-9]*\)$|\1|p' "$TMP/emulator.out")
+    [ -n "$EMU_URL" ] && break
+    kill -0 "$EMU_PID" 2>/dev/null || { cat "$TMP/emulator.err" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$EMU_URL" ] || { echo "demo.sh: the emulator did not start" >&2; cat "$TMP/emulator.err" >&2; exit 1; }
+echo "   $EMU_URL"
+
+PGPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+echo "== initdb and start a throwaway PostgreSQL 15 (port $PGPORT, socket in $TMP)"
+chown postgres: "$TMP"
+runuser -u postgres -- "$PG_BINDIR/initdb" -D "$PGDATA" -U postgres -A trust --no-sync -E UTF8 --locale=C >"$TMP/initdb.log" 2>&1 ||
+    { cat "$TMP/initdb.log" >&2; exit 1; }
+cat >>"$PGDATA/postgresql.conf" <<EOF
+port = $PGPORT
+listen_addresses = ''
+unix_socket_directories = '$TMP'
+fsync = off
+shared_preload_libraries = 'neon_platform'
+neon_platform.api_url = '$EMU_URL/api/v2'
+neon_platform.free_org_id = 'org-agent-free'
+neon_platform.paid_org_id = 'org-agent-paid'
+neon_platform.free_org_api_key = 'emulator-free-org-key'
+neon_platform.paid_org_api_key = 'emulator-paid-org-key'
+neon_platform.personal_api_key = 'emulator-personal-key'
+EOF
+runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$TMP/server.log" -w -t 60 start >/dev/null ||
+    { tail -n 30 "$TMP/server.log" >&2; exit 1; }
+
+psql() {
+    runuser -u postgres -- "$PG_BINDIR/psql" -X -h "$TMP" -p "$PGPORT" -U postgres -d postgres \
+        -v ON_ERROR_STOP=1 -P pager=off "$@"
+}
+
+run_sql() {
+    echo
+    echo "postgres=# $1"
+    psql -c "$1"
+}
+
+echo "== the demo"
+run_sql "CREATE EXTENSION neon_platform"
+run_sql "SELECT neon_provision('acme', 'free') AS acme_job, neon_provision('globex', 'pro') AS globex_job"
+run_sql "SELECT neon_wait(neon_provision('acme', 'free')) AS acme, neon_wait(neon_provision('globex', 'pro')) AS globex"
+run_sql "SELECT tenant, tier, organization, state, project_id, branch_id, endpoint_id, host, pooler_host, database_name, role_name FROM neon_platform.tenants ORDER BY tenant"
+run_sql "SELECT kind, state, jobs, max_attempts_so_far FROM neon_platform.queue_summary ORDER BY kind, state"
+run_sql "SELECT id, tenant, kind, state, attempts, last_http_status, finished_at - created_at AS took FROM neon_platform.jobs ORDER BY id"
+run_sql "SELECT job_id, method, path, status, round(latency_ms::numeric, 1) AS ms, request_id FROM neon_platform.api_calls ORDER BY id"
+run_sql "SELECT pid, backend_start, state, wait_event FROM neon_platform.worker"
+run_sql "SELECT tenant, regexp_replace(neon_connection_uri(tenant), ':[^:@/]*@', ':********@') AS pooled_uri, regexp_replace(neon_connection_uri(tenant, pooled => false), ':[^:@/]*@', ':********@') AS direct_uri FROM neon_platform.tenants ORDER BY tenant"
+
+echo
+echo "== done; stopping PostgreSQL and the emulator and removing $TMP"
