@@ -73,7 +73,18 @@ UPDATE neon_platform.tenant_secrets SET role_password = 'npg_N3wPassw0rd', updat
  WHERE tenant = 'umbrella';
 SELECT neon_connection_uri('umbrella', pooled => false);
 
+-- Characters that mean something in a URI are percent-encoded.
+UPDATE neon_platform.tenant_secrets SET role_password = 'p@ss:w/rd#1%é'
+ WHERE tenant = 'umbrella';
+SELECT neon_connection_uri('umbrella', pooled => false);
+
+-- A ready tenant whose password is missing gets an error, not a URI without one.
+DELETE FROM neon_platform.tenant_secrets WHERE tenant = 'umbrella';
+SELECT neon_connection_uri('umbrella');
+\echo sqlstate :LAST_ERROR_SQLSTATE
+
 -- Secrets go with their tenant.
+INSERT INTO neon_platform.tenant_secrets (tenant, role_password) VALUES ('umbrella', 'x');
 DELETE FROM neon_platform.jobs WHERE tenant = 'umbrella';
 DELETE FROM neon_platform.tenants WHERE tenant = 'umbrella';
 SELECT count(*) AS secrets FROM neon_platform.tenant_secrets;

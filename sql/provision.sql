@@ -100,7 +100,8 @@ UPDATE neon_platform.tenants SET state = 'failed', last_error = 'HTTP 500: inter
 SELECT neon_provision('globex') AS globex_retry \gset
 SELECT :globex_retry > :globex_job AS new_job;
 SELECT tenant, tier, state, last_error FROM neon_platform.tenants WHERE tenant = 'globex';
-SELECT id = :globex_job AS first_job, state, attempts, args
+-- The retry starts by looking for a project the failed attempt may have created.
+SELECT id = :globex_job AS first_job, state, attempts, args, step
   FROM neon_platform.jobs WHERE tenant = 'globex' ORDER BY id;
 -- ... and a second call returns the new job.
 SELECT neon_provision('globex') = :globex_retry AS same_job;
@@ -124,6 +125,14 @@ SELECT state, count(*) FROM neon_platform.jobs WHERE tenant = 'acme' GROUP BY st
 DELETE FROM neon_platform.jobs WHERE tenant = 'acme';
 SELECT neon_provision('acme', 'pro') AS job;
 SELECT count(*) AS acme_jobs FROM neon_platform.jobs WHERE tenant = 'acme';
+
+-- Two tenants can never share a project name (the worker finds projects by
+-- it): a name taken under another prefix is refused, and nothing is written.
+INSERT INTO neon_platform.tenants (tenant, tier, organization, project_name)
+VALUES ('old-naming', 'free', 'free', 'tenant-collide');
+SELECT neon_provision('collide');
+\echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT count(*) AS collide_rows FROM neon_platform.tenants WHERE tenant = 'collide';
 
 -- Cleanup.
 DELETE FROM neon_platform.jobs;

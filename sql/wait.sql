@@ -91,6 +91,16 @@ BEGIN;
 SELECT neon_wait(:job_e, '0.1 s');
 ROLLBACK;
 
+-- A job enqueued in a subtransaction of this transaction is not visible to
+-- the worker either: refused at once, not after the timeout.
+BEGIN;
+SAVEPOINT s;
+SELECT neon_provision('wait-f') AS job_f \gset
+RELEASE s;
+SELECT neon_wait(:job_f, '30 s');
+\echo sqlstate :LAST_ERROR_SQLSTATE
+ROLLBACK;
+
 -- The jobs as the test left them.
 SELECT id, tenant, state, last_error, result FROM neon_platform.jobs ORDER BY id;
 

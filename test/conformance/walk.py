@@ -136,8 +136,11 @@ class Walker:
                 f"{json.dumps(parsed)[:600] if not isinstance(parsed, str) else parsed[:600]}")
         if "sl-violations" in rh and not problem:
             self.findings.append(f"{step}: {method} {target} -> {status} with sl-violations {rh['sl-violations'][:1500]}")
-        if status in expect and not problem and status < 300 and "x-neon-ret-request-id" not in rh:
+        if not problem and "x-neon-ret-request-id" not in rh:
             self.findings.append(f"{step}: {method} {target} -> {status} without x-neon-ret-request-id header")
+        if status == 429 and not problem and ("retry-after" in rh or any(k.startswith("x-ratelimit") for k in rh)):
+            self.findings.append(f"{step}: {method} {target} -> 429 with a Retry-After/X-RateLimit header "
+                                 f"(Neon sends none)")
         return status, parsed
 
     def ok(self, status, body, step: str, field: str):
@@ -266,9 +269,12 @@ def walk(w: Walker) -> None:
         w.wait_ops(pa, body.get("operations"))
 
     for pooled in (True, False):
-        w.call(f"connection_uri pooled={pooled}", "GET", f"/projects/{pa}/connection_uri", FREE_KEY,
-               query={"database_name": a_db, "role_name": a_role, "pooled": pooled},
-               route="GET /projects/{project_id}/connection_uri")
+        st, body = w.call(f"connection_uri pooled={pooled}", "GET", f"/projects/{pa}/connection_uri", FREE_KEY,
+                          query={"database_name": a_db, "role_name": a_role, "pooled": pooled},
+                          route="GET /projects/{project_id}/connection_uri")
+        host = urllib.parse.urlsplit(body.get("uri", "")).hostname or "" if isinstance(body, dict) else ""
+        if st == 200 and (host.startswith(a_ep + "-pooler.") != pooled or not host.startswith(a_ep)):
+            w.findings.append(f"connection_uri pooled={pooled}: unexpected host {host!r} for endpoint {a_ep}")
     w.call("connection_uri with branch_id/endpoint_id", "GET", f"/projects/{pa}/connection_uri", FREE_KEY,
            query={"database_name": a_db, "role_name": a_role, "branch_id": a_main, "endpoint_id": a_ep})
 
