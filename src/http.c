@@ -76,6 +76,7 @@ struct HttpEngine
 	TransferQueue done;			/* ended, not yet returned to the caller */
 };
 
+/* The monotonic clock, so neither timeouts nor the rate limiter jump with the wall clock. */
 double
 http_now(void)
 {
@@ -189,6 +190,7 @@ on_timer(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
+/* Sets up curl once per process, then a multi handle wired to our epoll set. */
 HttpEngine *
 http_engine_create(const char *user_agent, const char **error)
 {
@@ -234,6 +236,7 @@ http_engine_create(const char *user_agent, const char **error)
 	return engine;
 }
 
+/* Stores the limits used by calls started from now on and caps curl's connection pool to match. */
 void
 http_engine_configure(HttpEngine *engine, int max_inflight, int timeout_ms)
 {
@@ -358,14 +361,22 @@ build_headers(const HttpRequest *req)
 	return headers;
 }
 
-/* Sets the method and body; false for a method we do not speak. */
+/* Sets the method, body and connection choice; false for a method we do not speak. */
 static bool
 set_method(CURL *easy, const HttpRequest *req)
 {
 	if (strcmp(req->method, "GET") == 0)
 		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
 	else if (strcmp(req->method, "POST") == 0)
+	{
+		/*
+		 * curl silently resends a request whose reused connection died before
+		 * any answer; a POST may have been acted on, so it gets a connection
+		 * of its own and fails instead.
+		 */
 		curl_easy_setopt(easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+	}
 	else if (strcmp(req->method, "PATCH") == 0 || strcmp(req->method, "PUT") == 0 ||
 			 strcmp(req->method, "DELETE") == 0)
 		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
@@ -382,6 +393,17 @@ set_method(CURL *easy, const HttpRequest *req)
 	return true;
 }
 
+/* Restricts a call to http and https, with the option spelling of the libcurl at hand. */
+static CURLcode
+allow_only_http(CURL *easy)
+{
+#if LIBCURL_VERSION_NUM >= 0x075500
+	return curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	return curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+}
+
 /*
  * Sets every option of a call. Security-relevant choices: TLS peer and host
  * verification on, only http and https, no redirects (a redirect must not
@@ -396,7 +418,7 @@ set_options(HttpEngine *engine, Transfer *t)
 	CURLcode	rc;
 
 	if ((rc = curl_easy_setopt(easy, CURLOPT_URL, t->req->url)) != CURLE_OK ||
-		(rc = curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK ||
+		(rc = allow_only_http(easy)) != CURLE_OK ||
 		(rc = curl_easy_setopt(easy, CURLOPT_USERAGENT, engine->user_agent)) != CURLE_OK)
 		return rc;
 
@@ -453,6 +475,7 @@ prepare_transfer(HttpEngine *engine, Transfer *t)
 	return true;
 }
 
+/* Prepares the call at once (so errors surface here) and queues it; perform() hands it to curl. */
 bool
 http_engine_submit(HttpEngine *engine, HttpRequest *req)
 {
@@ -482,18 +505,21 @@ http_engine_submit(HttpEngine *engine, HttpRequest *req)
 	return true;
 }
 
+/* Counts calls the caller has not got back yet, wherever they are in the engine. */
 int
 http_engine_inflight(HttpEngine *engine)
 {
 	return engine->waiting.count + engine->n_running + engine->done.count;
 }
 
+/* The epoll set holding every socket curl watches; readable when any of them is. */
 int
 http_engine_fd(HttpEngine *engine)
 {
 	return engine->epoll_fd;
 }
 
+/* How long the caller may sleep: 0 when work is ready, else curl's own deadline (rounded up). */
 long
 http_engine_timeout_ms(HttpEngine *engine)
 {
@@ -702,6 +728,7 @@ fire_timer_if_due(HttpEngine *engine)
 	curl_multi_socket_action(engine->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
+/* One pass: socket events, curl's timer, finished calls, then queued calls into freed slots. */
 void
 http_engine_perform(HttpEngine *engine)
 {
@@ -713,6 +740,7 @@ http_engine_perform(HttpEngine *engine)
 	} while (start_waiting(engine) > 0);
 }
 
+/* Returns ended calls in the order they ended, handing the request back to the caller. */
 HttpRequest *
 http_engine_next_done(HttpEngine *engine)
 {
@@ -737,6 +765,7 @@ discard_transfer(Transfer *t)
 	free(t);
 }
 
+/* Aborts every call and frees every request the engine still holds, then the engine. */
 void
 http_engine_destroy(HttpEngine *engine)
 {
@@ -760,6 +789,7 @@ http_engine_destroy(HttpEngine *engine)
 	free(engine);
 }
 
+/* A blank request; the result fields start as "nothing happened yet". */
 HttpRequest *
 http_request_new(const char *method, const char *url)
 {
@@ -777,6 +807,7 @@ http_request_new(const char *method, const char *url)
 	return req;
 }
 
+/* Frees a request and its strings; the key is wiped so it does not linger in freed memory. */
 void
 http_request_free(HttpRequest *req)
 {
@@ -793,6 +824,7 @@ http_request_free(HttpRequest *req)
 	free(req);
 }
 
+/* Escapes with curl's encoder, returned as a plain malloc'd string. */
 char *
 http_escape(const char *value)
 {

@@ -71,7 +71,10 @@ extern void http_engine_perform(HttpEngine *engine);
 /* Returns a finished call (success or failure) or NULL when none is left. */
 extern HttpRequest *http_engine_next_done(HttpEngine *engine);
 
-/* Aborts all calls in flight and frees the engine. */
+/*
+ * Aborts all calls in flight and frees the engine, together with every
+ * request it still holds (submitted and not yet returned by next_done).
+ */
 extern void http_engine_destroy(HttpEngine *engine);
 
 /* A new request with the given method and URL (copied); NULL on out of memory. */

@@ -305,7 +305,7 @@ jobs_record_call(Job *job, HttpRequest *req)
 	if (req->status == 0)
 		error = req->error;
 	else if (req->status >= 400)
-		error = neon_error_message(req->status, req->response);
+		error = neon_error_message(req->response);
 
 	values[0] = Int64GetDatum(job->id);
 	values[1] = CStringGetTextDatum(req->method);

@@ -134,6 +134,7 @@ build_endpoint_settings(const NeonProjectSpec *spec)
 	return settings;
 }
 
+/* Builds the POST /projects body from a tier's settings. */
 char *
 neon_build_create_project(const NeonProjectSpec *spec)
 {
@@ -297,6 +298,7 @@ missing_create_field(const NeonProject *p)
 	return NULL;
 }
 
+/* Extracts ids, connection data and pending operations from a 201 answer of POST /projects. */
 bool
 neon_parse_create_project(const char *body, NeonProject *out, char **error)
 {
@@ -330,6 +332,7 @@ neon_parse_create_project(const char *body, NeonProject *out, char **error)
 	return true;
 }
 
+/* Scans one page of GET /projects for an exact name (Neon's search matches substrings). */
 bool
 neon_find_project_by_name(const char *body, const char *name,
 						  char **project_id, char **last_id,
@@ -381,6 +384,7 @@ replace_string(char **field, const char *value)
 	*field = copy;
 }
 
+/* Refreshes endpoint, branch and hosts from GET /projects/{id}/endpoints; untouched on failure. */
 bool
 neon_parse_endpoints(const char *body, NeonProject *project, char **error)
 {
@@ -448,7 +452,8 @@ percent_decode(const char *s, size_t len)
 		lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 		{
-			free_secret(out);
+			explicit_bzero(out, len + 1);
+			free(out);
 			return NULL;
 		}
 		out[o++] = (char) (hi * 16 + lo);
@@ -520,6 +525,7 @@ split_connection_uri(const char *uri, UriParts *parts)
 		parts->host && parts->host[0] && parts->database && parts->database[0];
 }
 
+/* Takes role, password, host and database from the URI Neon returns; untouched on failure. */
 bool
 neon_parse_connection_uri(const char *body, NeonProject *project, char **error)
 {
@@ -638,8 +644,9 @@ general_error_text(const char *body)
 	return text;
 }
 
+/* A one-line, bounded, valid UTF-8 description of an error answer, fit for api_calls and logs. */
 char *
-neon_error_message(long status, const char *body)
+neon_error_message(const char *body)
 {
 	char	   *text = body ? general_error_text(body) : NULL;
 	char	   *excerpt;
@@ -654,13 +661,12 @@ neon_error_message(long status, const char *body)
 
 	excerpt = sanitize_excerpt(body ? body : "");
 	if (excerpt[0])
-		result = format_string("HTTP %ld: %s", status, excerpt);
-	else
-		result = format_string("HTTP %ld with an empty body", status);
+		return excerpt;
 	free(excerpt);
-	return result;
+	return strdup("empty body");
 }
 
+/* Inserts "-pooler" after the endpoint id, as Neon names its PgBouncer hosts. */
 char *
 neon_pooler_host(const char *host)
 {
@@ -674,6 +680,7 @@ neon_pooler_host(const char *host)
 	return format_string("%.*s-pooler%s", (int) label_len, host, host + label_len);
 }
 
+/* Frees every string of a project (wiping the password) and zeroes the struct for reuse. */
 void
 neon_project_free(NeonProject *project)
 {

@@ -77,7 +77,7 @@ extern bool neon_parse_endpoints(const char *body, NeonProject *project, char **
 extern bool neon_parse_connection_uri(const char *body, NeonProject *project, char **error);
 
 /* "code: message" of a GeneralError body, or a short excerpt of any other body; malloc'd. */
-extern char *neon_error_message(long status, const char *body);
+extern char *neon_error_message(const char *body);
 
 /* Derives the pooled host of a direct one ("ep-x.region..." -> "ep-x-pooler.region..."); malloc'd. */
 extern char *neon_pooler_host(const char *host);

@@ -193,6 +193,16 @@ retry_from(const char *step, const char *error)
 	return o;
 }
 
+/* Neon answered with a body we cannot read: try again from `step`. */
+static JobOutcome
+unreadable_answer(const char *what, char *error, const char *step)
+{
+	const char *msg = psprintf("unreadable %s: %s", what, error);
+
+	free(error);
+	return retry_from(step, msg);
+}
+
 /* Continue with another call now. */
 static JobOutcome
 call_next(Job *job, const char *step)
@@ -242,14 +252,9 @@ handle_create(Job *job, HttpRequest *req)
 {
 	char	   *error = NULL;
 
+	/* Neon said it created something we cannot read: find it rather than create again. */
 	if (!neon_parse_create_project(req->response, &job->project, &error))
-	{
-		/* Neon said it created something we cannot read: find it rather than create again. */
-		const char *msg = psprintf("unreadable answer to POST /projects: %s", error);
-
-		free(error);
-		return retry_from(STEP_FIND, msg);
-	}
+		return unreadable_answer("answer to POST /projects", error, STEP_FIND);
 	return succeeded(job, false);
 }
 
@@ -263,12 +268,7 @@ handle_find(Job *job, HttpRequest *req)
 	int			count = 0;
 
 	if (!neon_find_project_by_name(req->response, job->spec.name, &project_id, &last_id, &count, &error))
-	{
-		const char *msg = psprintf("unreadable project list: %s", error);
-
-		free(error);
-		return retry_from(STEP_FIND, msg);
-	}
+		return unreadable_answer("project list", error, STEP_FIND);
 	if (project_id != NULL)
 	{
 		job->project.project_id = project_id;
@@ -293,12 +293,7 @@ handle_endpoints(Job *job, HttpRequest *req)
 	char	   *error = NULL;
 
 	if (!neon_parse_endpoints(req->response, &job->project, &error))
-	{
-		const char *msg = psprintf("unreadable endpoint list: %s", error);
-
-		free(error);
-		return retry_from(STEP_FIND, msg);
-	}
+		return unreadable_answer("endpoint list", error, STEP_FIND);
 	return call_next(job, STEP_CONNECTION_URI);
 }
 
@@ -309,12 +304,7 @@ handle_connection_uri(Job *job, HttpRequest *req)
 	char	   *error = NULL;
 
 	if (!neon_parse_connection_uri(req->response, &job->project, &error))
-	{
-		const char *msg = psprintf("unreadable connection URI: %s", error);
-
-		free(error);
-		return retry_from(STEP_FIND, msg);
-	}
+		return unreadable_answer("connection URI", error, STEP_FIND);
 	if (job->project.pooler_host == NULL && job->project.host != NULL)
 		job->project.pooler_host = neon_pooler_host(job->project.host);
 	return succeeded(job, true);
@@ -330,7 +320,7 @@ failure_text(Job *job, HttpRequest *req)
 	if (req->status == 0)
 		return psprintf("%s %s: %s", req->method, job->call_path,
 						req->timed_out ? psprintf("no answer within %d ms", neon_request_timeout_ms) : req->error);
-	neon = neon_error_message(req->status, req->response);
+	neon = neon_error_message(req->response);
 	text = psprintf("%s %s: HTTP %ld: %s", req->method, job->call_path, req->status, neon);
 	free(neon);
 	return text;

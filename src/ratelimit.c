@@ -84,6 +84,7 @@ refill(RateLimiter *rl, double now)
 	rl->updated_at = now;
 }
 
+/* Starts with a full bucket: a fresh worker may send a burst at once. */
 void
 ratelimit_init(RateLimiter *rl, int per_minute, int burst_per_second, double now)
 {
@@ -95,6 +96,7 @@ ratelimit_init(RateLimiter *rl, int per_minute, int burst_per_second, double now
 	rl->slowed_until = now;
 }
 
+/* Resizes the bucket for new limits, keeping any 429 slowdown in proportion. */
 void
 ratelimit_configure(RateLimiter *rl, int per_minute, int burst_per_second, double now)
 {
@@ -108,6 +110,7 @@ ratelimit_configure(RateLimiter *rl, int per_minute, int burst_per_second, doubl
 		rl->tokens = rl->capacity;
 }
 
+/* Takes a token unless paused or empty. */
 bool
 ratelimit_try_take(RateLimiter *rl, double now)
 {
@@ -139,6 +142,7 @@ seconds_to_one_token(const RateLimiter *rl, double start)
 	return slow_span + (needed - slow_span * rl->rate) / rl->full_rate;
 }
 
+/* How long until try_take can succeed, so the caller sleeps instead of polling. */
 double
 ratelimit_wait_seconds(RateLimiter *rl, double now)
 {
@@ -149,6 +153,7 @@ ratelimit_wait_seconds(RateLimiter *rl, double now)
 	return (start - now) + seconds_to_one_token(rl, start);
 }
 
+/* Reacts to a 429: empty bucket, halved rate for THROTTLE_SECONDS, and the Retry-After pause. */
 void
 ratelimit_throttled(RateLimiter *rl, double now, double retry_after)
 {

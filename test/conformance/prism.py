@@ -53,6 +53,16 @@ def ensure_installed(timeout: float = 300.0) -> None:
         raise RuntimeError("npm ci did not install @stoplight/prism-cli and @neondatabase/api-client")
 
 
+def _die_with_parent() -> None:
+    """preexec_fn: have the kernel send SIGTERM to prism if prism.py dies (even by SIGKILL)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)   # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort (non-Linux)
+        pass
+
+
 def prism_command(upstream: str, port: int, host: str) -> list[str]:
     # --errors: request violations are answered by Prism itself (422/401, nothing forwarded);
     # response violations of severity error are turned into a 500 problem+json.  Either way
@@ -83,7 +93,8 @@ class Prism:
         try:
             self.proc = subprocess.Popen(prism_command(self.upstream, self.port, self.host),
                                          cwd=HERE, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                                         stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
         finally:
             log.close()
         deadline = time.monotonic() + ready_timeout

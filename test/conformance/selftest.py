@@ -51,6 +51,9 @@ def corrupt(method: str, path: str, status: int, body):
         return status, body, "users/me email as a number"
     if method == "GET" and path == "/api/v2/regions":
         return 503, {"error": "overloaded"}, "503 whose body is not a GeneralError"
+    if method == "GET" and path.endswith("/endpoints") and body.get("endpoints"):
+        body["endpoints"][0]["created_at"] = "yesterday"
+        return status, body, "endpoints[0].created_at not a date-time"
     if method == "GET" and path.endswith("/branches/count"):
         body["count"] = -1.5
         return status, body, "branches count as a non-integer"
@@ -143,7 +146,8 @@ def main() -> int:
         call("GET", "/users/me", key="emulator-personal-key")  # corrupted
         call("GET", "/regions")                               # corrupted
         call("GET", f"/projects/{pid}/branches/count")        # corrupted
-        for path in (f"/projects/{pid}/endpoints", f"/projects/{pid}/branches", "/auth"):
+        call("GET", f"/projects/{pid}/endpoints")             # corrupted
+        for path in (f"/projects/{pid}/branches", "/auth", f"/projects/{pid}/operations"):
             st, _ = call("GET", path)
             good += st == 200
         # requests that violate the spec: Prism must reject them itself
@@ -170,7 +174,7 @@ def main() -> int:
           f"violations reported {len(reported)}, untouched exchanges {good}")
     for c in relay.corrupted:
         print(f"  corrupted: {c}")
-    ok = out.returncode == 1 and len(reported) == expected and len(relay.corrupted) == 6
+    ok = out.returncode == 1 and len(reported) == expected and len(relay.corrupted) == 7
     m = [ln for ln in out.stdout.splitlines() if ln.startswith("exchanges that passed validation:")]
     if not m or int(m[0].split(":")[1]) != good:
         ok = False

@@ -46,7 +46,32 @@ PAID_ORG = "org-agent-paid"
 BAD_KEY = "not-a-valid-key-0123456789"
 
 DONE_STATES = {"finished", "failed", "error", "cancelled", "skipped"}
-WALL_LIMIT_S = 150.0            # the whole walk must stay well under 3 minutes
+WALL_LIMIT_S = 150.0
+
+# Issue 2's route list: the walk fails if one of these was not exercised.
+REQUIRED_ROUTES = [
+    "POST /projects", "GET /projects", "GET /projects/{project_id}", "PATCH /projects/{project_id}",
+    "DELETE /projects/{project_id}", "GET /projects/{project_id}/connection_uri",
+    "GET /projects/{project_id}/operations", "GET /projects/{project_id}/operations/{operation_id}",
+    "POST /projects/{project_id}/branches", "GET /projects/{project_id}/branches",
+    "GET /projects/{project_id}/branches/{branch_id}", "GET /projects/{project_id}/branches/count",
+    "PATCH /projects/{project_id}/branches/{branch_id}", "DELETE /projects/{project_id}/branches/{branch_id}",
+    "POST /projects/{project_id}/branches/{branch_id}/restore",
+    "POST /projects/{project_id}/branches/{branch_id}/set_as_default",
+    "GET /projects/{project_id}/endpoints", "GET /projects/{project_id}/endpoints/{endpoint_id}",
+    "PATCH /projects/{project_id}/endpoints/{endpoint_id}",
+    "POST /projects/{project_id}/endpoints/{endpoint_id}/start",
+    "POST /projects/{project_id}/endpoints/{endpoint_id}/suspend",
+    "GET /projects/{project_id}/branches/{branch_id}/roles", "POST /projects/{project_id}/branches/{branch_id}/roles",
+    "GET /projects/{project_id}/branches/{branch_id}/databases",
+    "POST /projects/{project_id}/branches/{branch_id}/databases",
+    "POST /projects/{project_id}/branches/{branch_id}/snapshot", "GET /projects/{project_id}/snapshots",
+    "DELETE /projects/{project_id}/snapshots/{snapshot_id}",
+    "POST /projects/{project_id}/snapshots/{snapshot_id}/restore",
+    "POST /projects/{project_id}/branches/{branch_id}/finalize_restore",
+    "POST /organizations/{source_org_id}/projects/transfer", "GET /consumption_history/v2/projects",
+    "GET /users/me", "GET /users/me/organizations", "GET /auth", "GET /regions",
+]            # the whole walk must stay well under 3 minutes
 
 
 def iso(t: float) -> str:
@@ -113,8 +138,6 @@ class Walker:
                 if attempt == 2:
                     raise WalkError(f"{step}: {method} {target}: transport error {e!r}") from e
         self.sent += 1
-        if route:
-            self.routes_seen.add(route)
         rh = {k.lower(): v for k, v in resp.getheaders()}
         try:
             parsed = json.loads(raw) if raw else None
@@ -134,6 +157,8 @@ class Walker:
             self.findings.append(
                 f"{step}: {method} {target} -> {status}, expected {'/'.join(map(str, expect))}: "
                 f"{json.dumps(parsed)[:600] if not isinstance(parsed, str) else parsed[:600]}")
+        if route and status in expect and not problem:
+            self.routes_seen.add(route)
         if "sl-violations" in rh and not problem:
             self.findings.append(f"{step}: {method} {target} -> {status} with sl-violations {rh['sl-violations'][:1500]}")
         if not problem and "x-neon-ret-request-id" not in rh:
@@ -272,7 +297,7 @@ def walk(w: Walker) -> None:
         st, body = w.call(f"connection_uri pooled={pooled}", "GET", f"/projects/{pa}/connection_uri", FREE_KEY,
                           query={"database_name": a_db, "role_name": a_role, "pooled": pooled},
                           route="GET /projects/{project_id}/connection_uri")
-        host = urllib.parse.urlsplit(body.get("uri", "")).hostname or "" if isinstance(body, dict) else ""
+        host = (urllib.parse.urlsplit(body.get("uri", "")).hostname or "") if isinstance(body, dict) else ""
         if st == 200 and (host.startswith(a_ep + "-pooler.") != pooled or not host.startswith(a_ep)):
             w.findings.append(f"connection_uri pooled={pooled}: unexpected host {host!r} for endpoint {a_ep}")
     w.call("connection_uri with branch_id/endpoint_id", "GET", f"/projects/{pa}/connection_uri", FREE_KEY,
@@ -639,7 +664,11 @@ def walk(w: Walker) -> None:
                           route="DELETE /projects/{project_id}")
         w.call("404 deleted project", "GET", f"/projects/{pid}", key, expect=(404,))
     w.call("list projects after deletes", "GET", "/projects", FREE_KEY)
-    print(f"walk: {w.sent} requests through prism in {time.time() - t0:.1f} s", flush=True)
+    missing = [r for r in REQUIRED_ROUTES if r not in w.routes_seen]
+    for r in missing:
+        w.findings.append(f"route of issue 2 not exercised successfully: {r}")
+    print(f"walk: {w.sent} requests through prism in {time.time() - t0:.1f} s; "
+          f"{len(REQUIRED_ROUTES) - len(missing)}/{len(REQUIRED_ROUTES)} routes of issue 2 exercised", flush=True)
 
 
 def main() -> int:

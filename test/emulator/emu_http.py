@@ -20,7 +20,6 @@ import struct
 import sys
 import time
 import traceback
-import uuid
 from email.utils import formatdate
 from urllib.parse import parse_qs
 
@@ -172,7 +171,7 @@ def general_error(message, code=""):
 class HTTPProtocol(asyncio.Protocol):
     """One client connection. Requests are parsed as bytes arrive and answered strictly in order."""
     __slots__ = ("srv", "transport", "peer", "buf", "queue", "task", "closed", "paused", "eof",
-                 "expect_sent", "sock")
+                 "expect_sent", "sock", "hanging", "done_reading")
 
     def __init__(self, srv):
         self.srv = srv
@@ -186,6 +185,8 @@ class HTTPProtocol(asyncio.Protocol):
         self.eof = False
         self.expect_sent = False
         self.sock = None
+        self.hanging = False
+        self.done_reading = False           # after "Connection: close" or a fatal parse error
 
     # -- asyncio callbacks ---------------------------------------------------------------------------
     def connection_made(self, transport):
@@ -210,11 +211,15 @@ class HTTPProtocol(asyncio.Protocol):
 
     def eof_received(self):
         self.eof = True
+        if self.hanging:
+            return False         # the client gave up waiting: drop the connection (cancels the hang)
         if self.task is not None or self.queue:
             return True          # keep the write side open: answer what was already sent
         return False
 
     def data_received(self, data):
+        if self.done_reading:
+            return
         buf = self.buf
         buf += data
         if not self._parse():
@@ -309,6 +314,7 @@ class HTTPProtocol(asyncio.Protocol):
             self.queue.append((method, target, headers, body, keep, version))
             if not keep:
                 buf.clear()          # nothing after a "Connection: close" request is read
+                self.done_reading = True
                 break
         return True
 
@@ -321,6 +327,7 @@ class HTTPProtocol(asyncio.Protocol):
     def _fatal(self, status, message):
         """Answer a request we cannot parse, after any queued ones, then close."""
         self.buf.clear()
+        self.done_reading = True
         self.queue.append(("!", status, message, None, False, "HTTP/1.1"))
         if self.task is None:
             self._run()
@@ -362,7 +369,7 @@ class HTTPProtocol(asyncio.Protocol):
         """Write one complete response. obj is JSON-serialisable or None (no body)."""
         if raw_body is not None:
             body = raw_body
-        elif obj is None:
+        elif obj is None or status == 204:
             body = b""
         else:
             body = _json_encode(obj).encode()
@@ -713,6 +720,7 @@ class EmulatorServer:
 
     async def _hang(self, proto, hang_ms):
         # Never answer; the client gives up first (then connection_lost cancels this task).
+        proto.hanging = True
         await asyncio.sleep(hang_ms / 1000.0)
         proto.close()
 

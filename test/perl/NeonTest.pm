@@ -32,7 +32,7 @@ use Time::HiRes qw(time usleep);
 use NeonEmulator;
 
 our @EXPORT = qw(neon_conf neon_node tenants provision poll_until wait_jobs_done
-  wait_worker_pid worker_pid diag_queue query_rows secrets_leaked
+  wait_worker_pid worker_pid diag_queue note_calls query_rows secrets_leaked
   start_prism stop_prism check_prism_log prism_installed max_in_window);
 
 our $CONFORMANCE_DIR = abs_path(dirname(__FILE__) . '/../conformance');
@@ -217,6 +217,30 @@ sub diag_queue
 		$node->psql('postgres', $q, stdout => \$out, stderr => \$err);
 		diag "$q\n$out$err";
 	}
+	return;
+}
+
+=pod
+
+=head2 note_calls($node, $where_sql)
+
+Notes a breakdown of api_calls (method, path without ids and query, status, count, time span):
+what the worker did, for the reader of the test log.
+
+=cut
+
+sub note_calls
+{
+	my ($node, $where) = @_;
+	my $out = $node->safe_psql('postgres',
+		"SELECT m || ' ' || p || ' -> ' || s || ': ' || n || ' calls over ' || span || ' s'
+		   FROM (SELECT method AS m,
+		                regexp_replace(regexp_replace(path, '[?].*', ''), '/projects/[^/]+', '/projects/{id}') AS p,
+		                coalesce(status::text, 'no answer') AS s, count(*) AS n,
+		                round(extract(epoch FROM max(called_at) - min(called_at))::numeric, 1) AS span
+		           FROM neon_platform.api_calls " . ($where ? "WHERE $where " : '') . "
+		          GROUP BY 1, 2, 3) AS x ORDER BY 1");
+	note "api_calls:\n$out";
 	return;
 }
 

@@ -56,6 +56,7 @@ my $pid2 = wait_worker_pid($node, not => $pid1, timeout => 60);
 ok($pid2, "after crash recovery a new worker runs (pid " . ($pid2 // 'none') . ")");
 check_outcome('after SIGKILL', \%jobs1);
 my $log = $emu->requests;
+note_calls($node);
 note sprintf('emulator saw %d POST /projects and %d GET /projects for 60 tenants',
 	$emu->count_requests('POST', $POSTS, log => $log), $emu->count_requests('GET', qr{^/api/v2/projects$}, log => $log));
 

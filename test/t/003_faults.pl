@@ -31,10 +31,28 @@ sub check_all_ready
 	my $by_name = $emu->projects_by_name;
 	is(scalar keys %$by_name, $n, "$label: $n distinct project names in the emulator");
 	my @dups = grep { $by_name->{$_} > 1 } sort keys %$by_name;
-	is_deeply(\@dups, [], "$label: exactly one project per tenant");
+	is_deeply(\@dups, [], "$label: exactly one project per tenant") or explain_duplicates(@dups);
 	is( $node->safe_psql('postgres',
 			"SELECT count(*) FROM neon_platform.tenants WHERE project_id IS NOT NULL AND pooler_host LIKE '%-pooler%'"),
 		$n, "$label: every tenant has its project and pooler host");
+}
+
+# For each duplicated project name: the emulator's projects of that name and the tenant's calls.
+sub explain_duplicates
+{
+	my @names = @_;
+	my $projects = $emu->projects;
+	for my $name (@names[ 0 .. ($#names > 4 ? 4 : $#names) ])
+	{
+		(my $tenant = $name) =~ s/^tenant-//;
+		diag "duplicate $name: emulator projects "
+		  . join(', ', map { "$_->{id} created $_->{created_at}" } grep { $_->{name} eq $name } @$projects);
+		diag $node->safe_psql('postgres',
+			"SELECT c.id, c.called_at, c.method, c.path, c.status, round(c.latency_ms::numeric), c.error
+			   FROM neon_platform.api_calls c JOIN neon_platform.jobs j ON j.id = c.job_id
+			  WHERE j.tenant = '$tenant' ORDER BY c.id");
+	}
+	return;
 }
 
 note 'round 1: every fault kind on POST /projects and on the look-up GET /projects';
@@ -53,6 +71,7 @@ my @faults = (
 $emu->config({ faults => \@faults });
 my %jobs = provision($node, tenants('f', 50));
 check_all_ready('round 1', 50);
+note_calls($node);
 
 my $cfg = $emu->config({});
 my @fired = map { "$_->{route} $_->{kind}/$_->{when}: $_->{fired}" } @{ $cfg->{faults} };
@@ -89,6 +108,7 @@ $emu->config({ route_limits => { 'POST /projects' => { per_second => 2, capacity
 		error_rate => 0.2 });
 %jobs = provision($node, tenants('g', 40));
 ok(wait_jobs_done($node, timeout => 180), 'round 2: the queue drained');
+note_calls($node);
 $emu->config({ error_rate => 0, route_limits => { 'POST /projects' => undef } });
 $log = $emu->requests;
 my $n429 = $emu->count_requests('POST', $POSTS, log => $log, status => 429);
@@ -100,7 +120,8 @@ is($node->safe_psql('postgres',
 	40, 'round 2: all 40 jobs succeeded, tenants ready');
 my $by_name = $emu->projects_by_name;
 is(scalar keys %$by_name, 40, 'round 2: 40 projects (the emulator was reset before this round)');
-is_deeply([ grep { $by_name->{$_} > 1 } sort keys %$by_name ], [], 'round 2: one project per tenant');
+my @dups2 = grep { $by_name->{$_} > 1 } sort keys %$by_name;
+is_deeply(\@dups2, [], 'round 2: one project per tenant') or explain_duplicates(@dups2);
 my $ratio = $n429 / (scalar(@$log) || 1);
 note sprintf('round 2: %d requests, %d answered 429 (%.0f %%)', scalar @$log, $n429, 100 * $ratio);
 cmp_ok($ratio, '<', 0.5, 'after 429s the worker slows down instead of hammering (under half the requests got 429)');

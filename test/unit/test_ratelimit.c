@@ -241,6 +241,7 @@ test_configure(void)
 	ok(fabs(rl.rate - rl.full_rate / 2) < 1e-9, "reconfiguring keeps a 429 slowdown");
 }
 
+/* Runs every test on the simulated clock. */
 int
 main(void)
 {
