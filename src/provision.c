@@ -327,33 +327,46 @@ failure_text(Job *job, HttpRequest *req)
 }
 
 /*
- * Decides what an answer means for the job. Only a create can have an
- * unknown outcome; every other step is a GET and safe to repeat.
+ * Where a job resumes after a transient failure. Only a create that Neon
+ * certainly did not carry out (429, 423, or a call that never left) is made
+ * again as is; any other create may have happened, so the job looks for the
+ * project first. The later steps resume there too: what they found lives
+ * only in the worker's memory until the job ends.
+ */
+static const char *
+resume_step(Job *job, bool certainly_not_done)
+{
+	bool		is_create = strcmp(current_step(job), STEP_CREATE) == 0;
+
+	return (is_create && certainly_not_done) ? STEP_CREATE : STEP_FIND;
+}
+
+/*
+ * Decides what an answer means for the job: done, the next call, a retry
+ * later, or a permanent failure (a 4xx that retrying cannot change).
  */
 JobOutcome
 provision_handle_response(Job *job, HttpRequest *req)
 {
 	const char *step = current_step(job);
-	bool		is_create = strcmp(step, STEP_CREATE) == 0;
-	const char *uncertain_step = is_create ? STEP_FIND : step;
 
 	if (req->status == 0)
-		return retry_from(req->maybe_sent ? uncertain_step : step, failure_text(job, req));
+		return retry_from(resume_step(job, !req->maybe_sent), failure_text(job, req));
 	if (req->status == 429)
 	{
-		JobOutcome	o = retry_from(step, failure_text(job, req));
+		JobOutcome	o = retry_from(resume_step(job, true), failure_text(job, req));
 
 		o.snooze = true;
 		return o;
 	}
-	if (req->status == 423 || req->status == 503)
-		return retry_from(step, failure_text(job, req));
+	if (req->status == 423)
+		return retry_from(resume_step(job, true), failure_text(job, req));
 	if (req->status >= 500)
-		return retry_from(uncertain_step, failure_text(job, req));
+		return retry_from(resume_step(job, false), failure_text(job, req));
 	if (req->status < 200 || req->status >= 300)
 		return outcome(JOB_FAILED, failure_text(job, req));
 
-	if (is_create)
+	if (strcmp(step, STEP_CREATE) == 0)
 		return handle_create(job, req);
 	if (strcmp(step, STEP_FIND) == 0)
 		return handle_find(job, req);
