@@ -21,11 +21,13 @@ REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=./test/regress.conf
 
 TAP_TESTS    = 1
 PROVE_TESTS  = test/t/*.pl
-PROVE_FLAGS  = -I ./test/perl
 
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Makefile.global sets PROVE_FLAGS, so ours must come after it.
+PROVE_FLAGS += -I ./test/perl
 
 # Plain-C programs built from the same sources as the extension.
 UNIT_CFLAGS  = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc

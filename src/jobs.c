@@ -349,34 +349,38 @@ job_mark_failed(Job *job, long http_status, const char *error)
 					(long long) job->id, job->kind, job->tenant, error)));
 }
 
-/* Puts the job back in the queue after a backoff. */
-static void
+/* Puts the job back in the queue after a backoff; returns the backoff in seconds. */
+static double
 job_mark_retry(Job *job, long http_status, const JobOutcome *outcome)
 {
 	Oid			argtypes[6] = {INT8OID, FLOAT8OID, INT4OID, TEXTOID, TEXTOID, INT4OID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	int			counted = outcome->snooze ? job->attempts - 1 : job->attempts;
+	double		delay = backoff_seconds(Max(counted, 1));
 
 	values[0] = Int64GetDatum(job->id);
-	values[1] = Float8GetDatum(backoff_seconds(Max(counted, 1)));
+	values[1] = Float8GetDatum(delay);
 	values[2] = Int32GetDatum((int32) http_status);
 	nulls[2] = http_status == 0 ? 'n' : ' ';
 	values[3] = text_or_null(outcome->error, &nulls[3]);
 	values[4] = text_or_null(outcome->retry_step, &nulls[4]);
 	values[5] = Int32GetDatum(outcome->snooze ? 1 : 0);
 	spi_run(spi_plan(&retry_plan, retry_sql, 6, argtypes), values, nulls, SPI_OK_UPDATE);
+	return delay;
 }
 
 /*
  * Records how a job ended this time: succeeded, failed, or back in the queue
- * (failed instead once neon_platform.max_attempts is used up).
+ * (failed instead once neon_platform.max_attempts is used up). Sets
+ * outcome->retry_in, so the worker knows when to look for it again.
  */
 void
-jobs_finish(Job *job, const JobOutcome *outcome)
+jobs_finish(Job *job, JobOutcome *outcome)
 {
 	long		http_status = job->call ? job->call->status : 0;
 
+	outcome->retry_in = -1;
 	switch (outcome->verdict)
 	{
 		case JOB_SUCCEEDED:
@@ -401,7 +405,7 @@ jobs_finish(Job *job, const JobOutcome *outcome)
 								psprintf("gave up after %d attempts; last error: %s",
 										 job->attempts, outcome->error));
 			else
-				job_mark_retry(job, http_status, outcome);
+				outcome->retry_in = job_mark_retry(job, http_status, outcome);
 			break;
 		case JOB_CALL_AGAIN:
 			elog(ERROR, "neon_platform: job %lld is not finished", (long long) job->id);

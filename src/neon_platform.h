@@ -75,6 +75,7 @@ typedef struct JobOutcome
 	const char *retry_step;		/* with JOB_RETRY: the step to resume at */
 	bool		snooze;			/* with JOB_RETRY: Neon asked us to slow down; not counted as an attempt */
 	const char *result_json;	/* with JOB_SUCCEEDED */
+	double		retry_in;		/* set by jobs_finish(): seconds until a retried job is due, else -1 */
 } JobOutcome;
 
 /* The queue (jobs.c). */
@@ -84,7 +85,7 @@ extern bool jobs_schema_present(void);
 extern int	jobs_recover_abandoned(void);
 extern Job *jobs_claim(int limit, MemoryContext parent, double *next_due_seconds);
 extern void jobs_record_call(Job *job, HttpRequest *req);
-extern void jobs_finish(Job *job, const JobOutcome *outcome);
+extern void jobs_finish(Job *job, JobOutcome *outcome);
 extern void jobs_prune(int retention_seconds);
 
 /* SPI helpers shared by the modules that write the queue (jobs.c). */

@@ -180,6 +180,7 @@ outcome(JobVerdict verdict, const char *error)
 
 	o.verdict = verdict;
 	o.error = error;
+	o.retry_in = -1;
 	return o;
 }
 

@@ -241,10 +241,15 @@ record_finished_calls(Worker *w)
 	jobs_begin("recording API calls");
 	for (; req != NULL; req = http_engine_next_done(w->engine))
 	{
+		JobOutcome	outcome;
+
 		job = (Job *) req->owner;
 		heed_pushback(w, req);
 		jobs_record_call(job, req);
-		if (decide_safely(job, req).verdict == JOB_CALL_AGAIN)
+		outcome = decide_safely(job, req);
+		if (outcome.retry_in >= 0)
+			w->claim_at = Min(w->claim_at, http_now() + outcome.retry_in);
+		if (outcome.verdict == JOB_CALL_AGAIN)
 		{
 			http_request_free(req);
 			job->next = call_again;

@@ -129,9 +129,8 @@ layer_tap() {
     [ "$copy" = "$ROOT" ] && dir=$ROOT
     out=$(mktemp /tmp/neon_platform-prove.XXXXXX)
     chmod 644 "$out"
-    # REGRESS= : pg_regress ran in its own layer; this runs prove only. PROVE_FLAGS on the
-    # command line: PGXS's Makefile.global resets it after the Makefile sets it.
-    as_postgres timeout 900 make installcheck REGRESS= PG_CONFIG="$PG_CONFIG" PROVE_FLAGS="-I ./test/perl" \
+    # REGRESS= : pg_regress ran in its own layer; this runs prove only.
+    as_postgres timeout 900 make installcheck REGRESS= PG_CONFIG="$PG_CONFIG" \
         ${PROVE_TESTS:+PROVE_TESTS="$PROVE_TESTS"} 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
     stop_leftover_servers "$dir"
@@ -141,8 +140,8 @@ layer_tap() {
         for t in $(grep -oE '^test/t/[^ ]+\.pl' "$out" | sort -u); do
             if grep -qE "^${t//./\\.} \\.+ ok" "$out"; then continue; fi
             base=$(basename "$t" .pl)
-            section "$t: last 120 lines of tmp_check/log/regress_log_$base"
-            tail -n 120 "$dir/tmp_check/log/regress_log_$base" 2>/dev/null
+            section "$t: test output (tmp_check/log/regress_log_$base without initdb noise)"
+            grep -E '^(\[|#|###)' "$dir/tmp_check/log/regress_log_$base" 2>/dev/null | tail -n 150
             for f in "$dir"/tmp_check/log/"${base}"_*.log; do
                 [ -f "$f" ] || continue
                 section "$t: ERROR/FATAL/PANIC lines of $(basename "$f")"
