@@ -9,7 +9,7 @@ get a stand-in project first.
 
 Keys are compared recursively: a key present in the recording must be present in the emulator's answer and
 vice versa; lists are compared by their first element.  ALLOWED lists the deliberate differences; each has a
-reason and is copied into FIDELITY.md.
+reason and is listed under Fidelity in README.md.
 """
 
 import json
