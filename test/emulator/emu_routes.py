@@ -451,6 +451,26 @@ def h_projects_shared(state, auth, pr, query, data):
     return 200, {"projects": []}
 
 
+def want_history_retention(pj, lim):
+    """history_retention_seconds of a project body, within the spec's range and the plan's restore window."""
+    hrs = want_type(pj, "history_retention_seconds", (int,), "integer")
+    if hrs is not None:
+        if not 0 <= hrs <= 2592000:
+            raise err(400, "history_retention_seconds must be between 0 and 2592000")
+        if hrs > lim["restore_window"]:
+            raise err(400, "history_retention_seconds %d exceeds the limit of your plan (%d seconds)"
+                      % (hrs, lim["restore_window"]))
+    return hrs
+
+
+def want_settings(pj):
+    """The settings object of a project body, or None."""
+    settings = pj.get("settings")
+    if settings is not None and not isinstance(settings, dict):
+        raise err(400, "invalid request: decode application/json: invalid: settings (object expected)")
+    return settings
+
+
 def h_project_create(state, auth, pr, query, data):
     if not isinstance(data, dict) or "project" not in data:
         raise err(400, "invalid request: decode application/json: invalid: project (field required)")
@@ -474,16 +494,8 @@ def h_project_create(state, auth, pr, query, data):
     pg_version = want_type(pj, "pg_version", (int,), "integer") or 17
     if not 14 <= pg_version <= 18:
         raise err(400, "pg_version must be one of 14, 15, 16, 17, 18")
-    hrs = want_type(pj, "history_retention_seconds", (int,), "integer")
-    if hrs is not None:
-        if not 0 <= hrs <= 2592000:
-            raise err(400, "history_retention_seconds must be between 0 and 2592000")
-        if hrs > lim["restore_window"]:
-            raise err(400, "history_retention_seconds %d exceeds the limit of your plan (%d seconds)"
-                      % (hrs, lim["restore_window"]))
-    settings = pj.get("settings")
-    if settings is not None and not isinstance(settings, dict):
-        raise err(400, "invalid request: decode application/json: invalid: settings (object expected)")
+    hrs = want_history_retention(pj, lim)
+    settings = want_settings(pj)
     quota = validate_quota((settings or {}).get("quota"))
     des_in = pj.get("default_endpoint_settings") or {}
     if not isinstance(des_in, dict):
@@ -574,16 +586,8 @@ def h_project_patch(state, auth, pr, query, data):
     pj = body_obj(data, "project")
     lim = org_limits(state, p)
     name = want_name(pj, "name")
-    hrs = want_type(pj, "history_retention_seconds", (int,), "integer")
-    if hrs is not None:
-        if not 0 <= hrs <= 2592000:
-            raise err(400, "history_retention_seconds must be between 0 and 2592000")
-        if hrs > lim["restore_window"]:
-            raise err(400, "history_retention_seconds %d exceeds the limit of your plan (%d seconds)"
-                      % (hrs, lim["restore_window"]))
-    settings = pj.get("settings")
-    if settings is not None and not isinstance(settings, dict):
-        raise err(400, "invalid request: decode application/json: invalid: settings (object expected)")
+    hrs = want_history_retention(pj, lim)
+    settings = want_settings(pj)
     quota = validate_quota((settings or {}).get("quota")) if settings and "quota" in settings else None
     des_in = pj.get("default_endpoint_settings")
     new_des = None
