@@ -93,7 +93,10 @@ worker_setup(Worker *w)
 	w->jobs_cxt = AllocSetContextCreate(TopMemoryContext, "neon_platform jobs", ALLOCSET_DEFAULT_SIZES);
 }
 
-/* Re-reads the configuration files after SIGHUP and applies what changed. */
+/*
+ * Re-reads the configuration files after SIGHUP and applies what changed;
+ * a shorter job_retention takes effect at once, not at the next prune.
+ */
 static void
 apply_new_settings(Worker *w)
 {
@@ -102,6 +105,7 @@ apply_new_settings(Worker *w)
 	http_engine_configure(w->engine, neon_max_inflight_requests, neon_request_timeout_ms);
 	ratelimit_configure(&w->limiter, neon_requests_per_minute, neon_burst_per_second, http_now());
 	w->claim_at = 0;
+	w->prune_at = 0;
 }
 
 /*
