@@ -175,6 +175,13 @@ class Walker:
         return body[field]
 
     # -- operations ------------------------------------------------------------------------------
+    def mutate(self, project_id: str, step: str, method: str, path: str, key: str | None = FREE_KEY, **kw):
+        """A call that starts operations: on success, wait for them before the next mutation (else 423)."""
+        st, body = self.call(step, method, path, key, **kw)
+        if 200 <= st < 300 and isinstance(body, dict):
+            self.wait_ops(project_id, body.get("operations"), key=key)
+        return st, body
+
     def wait_ops(self, project_id: str, ops, key: str = FREE_KEY, timeout: float = 20.0) -> None:
         """Poll each operation (GET /projects/{id}/operations/{op}) until it is done."""
         pending = [op["id"] for op in (ops or []) if op.get("status") not in DONE_STATES]
@@ -277,7 +284,7 @@ def walk(w: Walker) -> None:
 
     w.call("get project A", "GET", f"/projects/{pa}", FREE_KEY, route="GET /projects/{project_id}")
     w.call("404 project of the other org", "GET", f"/projects/{pb}", FREE_KEY, expect=(404,))
-    st, body = w.call("patch project A", "PATCH", f"/projects/{pa}", FREE_KEY, route="PATCH /projects/{project_id}",
+    st, body = w.mutate(pa, "patch project A", "PATCH", f"/projects/{pa}", FREE_KEY, route="PATCH /projects/{project_id}",
                       body={"project": {"name": "conformance-a-renamed",
                                         "settings": {"quota": {"active_time_seconds": 360000,
                                                                "compute_time_seconds": 0,
@@ -286,12 +293,8 @@ def walk(w: Walker) -> None:
                                                                "logical_size_bytes": 536870912}},
                                         "default_endpoint_settings": {"autoscaling_limit_min_cu": 0.25,
                                                                       "autoscaling_limit_max_cu": 1}}})
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
-    st, body = w.call("patch project A history_retention_seconds", "PATCH", f"/projects/{pa}", FREE_KEY,
+    st, body = w.mutate(pa, "patch project A history_retention_seconds", "PATCH", f"/projects/{pa}", FREE_KEY,
                       body={"project": {"history_retention_seconds": 3600}})
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
 
     for pooled in (True, False):
         st, body = w.call(f"connection_uri pooled={pooled}", "GET", f"/projects/{pa}/connection_uri", FREE_KEY,
@@ -356,33 +359,23 @@ def walk(w: Walker) -> None:
            route="GET /projects/{project_id}/branches/{branch_id}")
     w.call("404 unknown branch", "GET", f"/projects/{pa}/branches/br-no-such-branch-00000000", FREE_KEY,
            expect=(404,))
-    st, body = w.call("patch branch", "PATCH", f"/projects/{pa}/branches/{dev1}", FREE_KEY,
+    st, body = w.mutate(pa, "patch branch", "PATCH", f"/projects/{pa}/branches/{dev1}", FREE_KEY,
                       route="PATCH /projects/{project_id}/branches/{branch_id}",
                       body={"branch": {"name": "dev-1-renamed"}})
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
 
     # restore: reset dev-1 to its parent's head, then PITR of the default branch from its own history
-    st, body = w.call("restore dev branch from parent", "POST", f"/projects/{pa}/branches/{dev1}/restore",
+    st, body = w.mutate(pa, "restore dev branch from parent", "POST", f"/projects/{pa}/branches/{dev1}/restore",
                       FREE_KEY, route="POST /projects/{project_id}/branches/{branch_id}/restore",
                       body={"source_branch_id": a_main})
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
-    st, body = w.call("restore default branch to a timestamp", "POST",
+    st, body = w.mutate(pa, "restore default branch to a timestamp", "POST",
                       f"/projects/{pa}/branches/{a_main}/restore", FREE_KEY,
                       body={"source_branch_id": a_main, "source_timestamp": iso(ts),
                             "preserve_under_name": "main-before-restore"})
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
 
-    st, body = w.call("set_as_default dev-1", "POST", f"/projects/{pa}/branches/{dev1}/set_as_default", FREE_KEY,
+    st, body = w.mutate(pa, "set_as_default dev-1", "POST", f"/projects/{pa}/branches/{dev1}/set_as_default", FREE_KEY,
                       route="POST /projects/{project_id}/branches/{branch_id}/set_as_default")
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
-    st, body = w.call("set_as_default main again", "POST", f"/projects/{pa}/branches/{a_main}/set_as_default",
+    st, body = w.mutate(pa, "set_as_default main again", "POST", f"/projects/{pa}/branches/{a_main}/set_as_default",
                       FREE_KEY)
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
 
     # ---------------------------------------------------------------- endpoints
     w.call("list endpoints", "GET", f"/projects/{pa}/endpoints", FREE_KEY,
@@ -391,41 +384,31 @@ def walk(w: Walker) -> None:
            route="GET /projects/{project_id}/endpoints/{endpoint_id}")
     w.call("404 unknown endpoint", "GET", f"/projects/{pa}/endpoints/ep-no-such-endpoint-00000000", FREE_KEY,
            expect=(404,))
-    st, body = w.call("patch endpoint", "PATCH", f"/projects/{pa}/endpoints/{a_ep}", FREE_KEY,
+    st, body = w.mutate(pa, "patch endpoint", "PATCH", f"/projects/{pa}/endpoints/{a_ep}", FREE_KEY,
                       route="PATCH /projects/{project_id}/endpoints/{endpoint_id}",
                       body={"endpoint": {"autoscaling_limit_min_cu": 0.25, "autoscaling_limit_max_cu": 2,
                                          "suspend_timeout_seconds": 300}})
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
     w.call("422 endpoint above the free org's compute limit", "PATCH", f"/projects/{pa}/endpoints/{a_ep}",
            FREE_KEY, expect=(422, 400), body={"endpoint": {"autoscaling_limit_min_cu": 0.25,
                                                            "autoscaling_limit_max_cu": 8}})
-    st, body = w.call("suspend endpoint", "POST", f"/projects/{pa}/endpoints/{a_ep}/suspend", FREE_KEY,
+    st, body = w.mutate(pa, "suspend endpoint", "POST", f"/projects/{pa}/endpoints/{a_ep}/suspend", FREE_KEY,
                       route="POST /projects/{project_id}/endpoints/{endpoint_id}/suspend")
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
-    st, body = w.call("start endpoint", "POST", f"/projects/{pa}/endpoints/{a_ep}/start", FREE_KEY,
+    st, body = w.mutate(pa, "start endpoint", "POST", f"/projects/{pa}/endpoints/{a_ep}/start", FREE_KEY,
                       route="POST /projects/{project_id}/endpoints/{endpoint_id}/start")
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
 
     # ---------------------------------------------------------------- roles and databases
     w.call("list roles", "GET", f"/projects/{pa}/branches/{a_main}/roles", FREE_KEY,
            route="GET /projects/{project_id}/branches/{branch_id}/roles")
-    st, body = w.call("create role", "POST", f"/projects/{pa}/branches/{a_main}/roles", FREE_KEY, expect=(201,),
+    st, body = w.mutate(pa, "create role", "POST", f"/projects/{pa}/branches/{a_main}/roles", FREE_KEY, expect=(201,),
                       route="POST /projects/{project_id}/branches/{branch_id}/roles",
                       body={"role": {"name": "app_user"}})
-    if st == 201:
-        w.wait_ops(pa, body.get("operations"))
     w.call("reserved role name refused", "POST", f"/projects/{pa}/branches/{a_main}/roles", FREE_KEY,
            expect=(400, 422), body={"role": {"name": "neon_superuser"}})
     w.call("list databases", "GET", f"/projects/{pa}/branches/{a_main}/databases", FREE_KEY,
            route="GET /projects/{project_id}/branches/{branch_id}/databases")
-    st, body = w.call("create database", "POST", f"/projects/{pa}/branches/{a_main}/databases", FREE_KEY,
+    st, body = w.mutate(pa, "create database", "POST", f"/projects/{pa}/branches/{a_main}/databases", FREE_KEY,
                       expect=(201,), route="POST /projects/{project_id}/branches/{branch_id}/databases",
                       body={"database": {"name": "appdb", "owner_name": "app_user"}})
-    if st == 201:
-        w.wait_ops(pa, body.get("operations"))
     w.call("reserved database name refused", "POST", f"/projects/{pa}/branches/{a_main}/databases", FREE_KEY,
            expect=(400, 422), body={"database": {"name": "template1", "owner_name": "app_user"}})
 
@@ -436,22 +419,16 @@ def walk(w: Walker) -> None:
            route="GET /projects/{project_id}/branches/{branch_id}/roles/{role_name}")
     w.call("reveal_password", "GET", f"/projects/{pa}/branches/{a_main}/roles/app_user/reveal_password", FREE_KEY,
            route="GET /projects/{project_id}/branches/{branch_id}/roles/{role_name}/reveal_password")
-    st, body = w.call("reset_password", "POST", f"/projects/{pa}/branches/{a_main}/roles/app_user/reset_password",
+    st, body = w.mutate(pa, "reset_password", "POST", f"/projects/{pa}/branches/{a_main}/roles/app_user/reset_password",
                       FREE_KEY, route="POST /projects/{project_id}/branches/{branch_id}/roles/{role_name}/reset_password")
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
     w.call("get database", "GET", f"/projects/{pa}/branches/{a_main}/databases/appdb", FREE_KEY,
            route="GET /projects/{project_id}/branches/{branch_id}/databases/{database_name}")
     w.call("404 unknown database", "GET", f"/projects/{pa}/branches/{a_main}/databases/nosuchdb", FREE_KEY,
            expect=(404,))
-    st, body = w.call("delete database", "DELETE", f"/projects/{pa}/branches/{a_main}/databases/appdb", FREE_KEY,
+    st, body = w.mutate(pa, "delete database", "DELETE", f"/projects/{pa}/branches/{a_main}/databases/appdb", FREE_KEY,
                       route="DELETE /projects/{project_id}/branches/{branch_id}/databases/{database_name}")
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
-    st, body = w.call("delete role", "DELETE", f"/projects/{pa}/branches/{a_main}/roles/app_user", FREE_KEY,
+    st, body = w.mutate(pa, "delete role", "DELETE", f"/projects/{pa}/branches/{a_main}/roles/app_user", FREE_KEY,
                       route="DELETE /projects/{project_id}/branches/{branch_id}/roles/{role_name}")
-    if st == 200:
-        w.wait_ops(pa, body.get("operations"))
     st, body = w.call("create read_only endpoint", "POST", f"/projects/{pa}/endpoints", FREE_KEY, expect=(201,),
                       route="POST /projects/{project_id}/endpoints",
                       body={"endpoint": {"branch_id": dev1, "type": "read_only",
@@ -459,14 +436,10 @@ def walk(w: Walker) -> None:
     if st == 201:
         ro_ep = body["endpoint"]["id"]
         w.wait_ops(pa, body.get("operations"))
-        st, body = w.call("restart endpoint", "POST", f"/projects/{pa}/endpoints/{ro_ep}/restart", FREE_KEY,
+        st, body = w.mutate(pa, "restart endpoint", "POST", f"/projects/{pa}/endpoints/{ro_ep}/restart", FREE_KEY,
                           route="POST /projects/{project_id}/endpoints/{endpoint_id}/restart")
-        if st == 200:
-            w.wait_ops(pa, body.get("operations"))
-        st, body = w.call("delete endpoint", "DELETE", f"/projects/{pa}/endpoints/{ro_ep}", FREE_KEY,
+        st, body = w.mutate(pa, "delete endpoint", "DELETE", f"/projects/{pa}/endpoints/{ro_ep}", FREE_KEY,
                           route="DELETE /projects/{project_id}/endpoints/{endpoint_id}")
-        if st == 200:
-            w.wait_ops(pa, body.get("operations"))
     w.call("409 second read_write endpoint on a branch", "POST", f"/projects/{pa}/endpoints", FREE_KEY,
            expect=(409,), body={"endpoint": {"branch_id": dev1, "type": "read_write"}})
 
@@ -479,9 +452,7 @@ def walk(w: Walker) -> None:
                expect=(423,), body={"branch": {"name": "locked-out"}})
         w.emu.config(operation_ms=50)
         w.wait_project_idle(pa)
-        st, body = w.call("start endpoint again", "POST", f"/projects/{pa}/endpoints/{a_ep}/start", FREE_KEY)
-        if st == 200:
-            w.wait_ops(pa, body.get("operations"))
+        st, body = w.mutate(pa, "start endpoint again", "POST", f"/projects/{pa}/endpoints/{a_ep}/start", FREE_KEY)
 
     # ---------------------------------------------------------------- quotas (usage through the control API)
     if w.emu is not None:
@@ -495,28 +466,22 @@ def walk(w: Walker) -> None:
         w.call("list projects with usage", "GET", "/projects", FREE_KEY, query={"search": "conformance-a"})
         w.call("422 start while the quota is exceeded", "POST", f"/projects/{pa}/endpoints/{a_ep}/start", FREE_KEY,
                expect=(422,))
-        st, body = w.call("raise the quota", "PATCH", f"/projects/{pa}", FREE_KEY,
+        st, body = w.mutate(pa, "raise the quota", "PATCH", f"/projects/{pa}", FREE_KEY,
                           body={"project": {"settings": {"quota": {"active_time_seconds": 0,
                                                                    "compute_time_seconds": 0,
                                                                    "written_data_bytes": 0,
                                                                    "data_transfer_bytes": 5368709120,
                                                                    "logical_size_bytes": 536870912}}}})
-        if st == 200:
-            w.wait_ops(pa, body.get("operations"))
         w.wait_project_idle(pa)
-        st, body = w.call("start after raising the quota", "POST", f"/projects/{pa}/endpoints/{a_ep}/start",
+        st, body = w.mutate(pa, "start after raising the quota", "POST", f"/projects/{pa}/endpoints/{a_ep}/start",
                           FREE_KEY)
-        if st == 200:
-            w.wait_ops(pa, body.get("operations"))
         w.call("branch with usage", "GET", f"/projects/{pa}/branches/{a_main}", FREE_KEY)
 
     # ---------------------------------------------------------------- branch deletes, limits
     for bid, name in ((dev_ts, "dev-ts"), (nobody_branch, "unnamed")):
         if bid:
-            st, body = w.call(f"delete branch {name}", "DELETE", f"/projects/{pa}/branches/{bid}", FREE_KEY,
+            st, body = w.mutate(pa, f"delete branch {name}", "DELETE", f"/projects/{pa}/branches/{bid}", FREE_KEY,
                               route="DELETE /projects/{project_id}/branches/{branch_id}")
-            if st == 200:
-                w.wait_ops(pa, body.get("operations"))
     if dev_ts:
         w.call("delete an already deleted branch", "DELETE", f"/projects/{pa}/branches/{dev_ts}", FREE_KEY,
                expect=(204,))
@@ -583,10 +548,8 @@ def walk(w: Walker) -> None:
     w.call("404 unknown snapshot", "DELETE", f"/projects/{pb}/snapshots/snap-no-such-snapshot-0000", PAID_KEY,
            expect=(404,))
     # free org: 1 manual snapshot per project (project C's root branch)
-    st, body = w.call("create snapshot on free project", "POST", f"/projects/{pc}/branches/{c_main}/snapshot",
+    st, body = w.mutate(pc, "create snapshot on free project", "POST", f"/projects/{pc}/branches/{c_main}/snapshot",
                       FREE_KEY, query={"name": "free-snap-1"})
-    if st == 200:
-        w.wait_ops(pc, body.get("operations"))
     w.call("422 second manual snapshot on the free org", "POST", f"/projects/{pc}/branches/{c_main}/snapshot",
            FREE_KEY, expect=(422,), query={"name": "free-snap-2"})
 
