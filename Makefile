@@ -6,13 +6,23 @@
 #   make bench                throughput and memory figures against the emulator
 
 EXTENSION    = neon_platform
-EXTVERSION   = 0.1.0
+EXTVERSION   = 0.2.0
 MODULE_big   = neon_platform
-OBJS         = src/guc.o src/wake.o src/worker.o src/http.o src/ratelimit.o \
-               src/neon_json.o src/jobs.o src/provision.o
-DATA         = $(wildcard sql/neon_platform--*.sql)
+# The engine (loop, queue, tenant state, settings), the transport (HTTP, rate
+# limiter), the Neon API bodies and parsers, and one file per job kind.
+OBJS         = $(patsubst %.c,%.o,$(wildcard src/engine/*.c src/transport/*.c src/neon/*.c src/kinds/*.c))
 
-PG_CPPFLAGS  = -DEXTVERSION=\"$(EXTVERSION)\"
+# The install script is assembled from one piece per concern (sql/install/),
+# in the order of their names; the scripts of released versions and the
+# upgrade scripts are kept as they are.
+INSTALL_SQL  = sql/neon_platform--$(EXTVERSION).sql
+# The upgrade from the last release: its table changes, then the functions,
+# views and privileges of this version (all CREATE OR REPLACE).
+UPGRADE_SQL  = sql/neon_platform--0.1.0--$(EXTVERSION).sql
+DATA_built   = $(INSTALL_SQL) $(UPGRADE_SQL)
+DATA         = sql/neon_platform--0.1.0.sql
+
+PG_CPPFLAGS  = -I$(srcdir)/src -DEXTVERSION=\"$(EXTVERSION)\"
 PG_CFLAGS    = -std=gnu11 -Wall -Wextra -Werror
 SHLIB_LINK   = -lcurl -ljson-c
 
@@ -33,10 +43,16 @@ PROVE_FLAGS += -I ./test/perl
 UNIT_CFLAGS  = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc
 UNIT_LIBS    = -lcurl -ljson-c -lm
 
-test/unit/%: test/unit/%.c src/http.c src/ratelimit.c src/neon_json.c src/*.h
-	$(CC) $(UNIT_CFLAGS) -o $@ $< src/http.c src/ratelimit.c src/neon_json.c $(UNIT_LIBS)
+test/unit/%: test/unit/%.c $(wildcard src/transport/*.c src/neon/*.c src/transport/*.h src/neon/*.h)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(wildcard src/transport/*.c) $(wildcard src/neon/*.c) $(UNIT_LIBS)
 
 UNIT_TESTS   = test/unit/test_ratelimit test/unit/test_neon_json test/unit/test_http
+
+$(INSTALL_SQL): $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@
+
+$(UPGRADE_SQL): sql/upgrade/0.1.0--$(EXTVERSION).sql $(sort $(wildcard sql/install/2*.sql sql/install/3*.sql sql/install/4*.sql))
+	cat $^ > $@
 
 .PHONY: unit bench
 unit: $(UNIT_TESTS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Demo of neon_platform on the Neon API emulator, as root on Debian 12:
+# Demo of neon_platform on the Neon API emulator, as root on Debian 12 (a non-root user types
+# sudo bash tools/demo.sh):
 #
-#   sudo bash tools/demo.sh
+#   bash tools/demo.sh
 #
 # Installs what is missing and builds (tools/setup.sh), starts the emulator and a throwaway
 # PostgreSQL 15 (user postgres, unix socket in a temp dir) with the extension preloaded and
@@ -10,10 +11,9 @@
 # Everything is stopped and removed at the end, also on failure or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 
 if [ "$(id -u)" != 0 ]; then
-    echo "demo.sh: run as root (sudo bash tools/demo.sh): it installs packages and runs PostgreSQL as postgres" >&2
+    echo "demo.sh: run it as root (as a non-root user: sudo bash tools/demo.sh): it installs packages and runs PostgreSQL as postgres" >&2
     exit 1
 fi
 
@@ -28,10 +28,15 @@ chmod 755 "$TMP"
 EMU_PID=""
 PGDATA="$TMP/data"
 
+# as_postgres CMD...: run CMD as postgres from /, since postgres may not be allowed into the tree.
+as_postgres() {
+    (cd / && runuser -u postgres -- "$@")
+}
+
 cleanup() {
     set +e
     if [ -f "$PGDATA/postmaster.pid" ]; then
-        runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$PGDATA" -m fast -w -t 30 stop >/dev/null 2>&1
+        as_postgres "$PG_BINDIR/pg_ctl" -D "$PGDATA" -m fast -w -t 30 stop >/dev/null 2>&1
     fi
     if [ -n "$EMU_PID" ] && kill -0 "$EMU_PID" 2>/dev/null; then
         kill "$EMU_PID"
@@ -58,7 +63,7 @@ echo "   $EMU_URL"
 PGPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo "== initdb and start a throwaway PostgreSQL 15 (port $PGPORT, socket in $TMP)"
 chown postgres: "$TMP"
-runuser -u postgres -- "$PG_BINDIR/initdb" -D "$PGDATA" -U postgres -A trust --no-sync -E UTF8 --locale=C >"$TMP/initdb.log" 2>&1 ||
+as_postgres "$PG_BINDIR/initdb" -D "$PGDATA" -U postgres -A trust --no-sync -E UTF8 --locale=C >"$TMP/initdb.log" 2>&1 ||
     { cat "$TMP/initdb.log" >&2; exit 1; }
 cat >>"$PGDATA/postgresql.conf" <<EOF
 port = $PGPORT
@@ -73,11 +78,11 @@ neon_platform.free_org_api_key = 'emulator-free-org-key'
 neon_platform.paid_org_api_key = 'emulator-paid-org-key'
 neon_platform.personal_api_key = 'emulator-personal-key'
 EOF
-runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$TMP/server.log" -w -t 60 start >/dev/null ||
+as_postgres "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$TMP/server.log" -w -t 60 start >/dev/null ||
     { tail -n 30 "$TMP/server.log" >&2; exit 1; }
 
 psql() {
-    runuser -u postgres -- "$PG_BINDIR/psql" -X -h "$TMP" -p "$PGPORT" -U postgres -d postgres \
+    as_postgres "$PG_BINDIR/psql" -X -h "$TMP" -p "$PGPORT" -U postgres -d postgres \
         -v ON_ERROR_STOP=1 -P pager=off "$@"
 }
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install what neon_platform needs on Debian 12, then build and install the extension.
+# As root (a non-root user types sudo bash tools/setup.sh ...):
 #
-#   sudo bash tools/setup.sh                      build deps + make && make install
-#   sudo bash tools/setup.sh --with-conformance   also nodejs/npm and the pinned npm packages of
-#                                                 test/conformance (prism, the official Neon spec)
-#   sudo bash tools/setup.sh --with-bench         also wrk (make bench)
+#   bash tools/setup.sh                      build deps + make && make install
+#   bash tools/setup.sh --with-conformance   also npm (Debian's nodejs and npm when npm is missing)
+#                                            and the pinned npm packages of test/conformance (prism,
+#                                            the official Neon spec, the Node.js prism runs on)
+#   bash tools/setup.sh --with-bench         also wrk (make bench)
 #
 # Idempotent: packages already installed are left alone (apt is not even asked), so a second
 # run only rebuilds. Quiet on success; on failure prints the output of the step that failed.
@@ -17,7 +19,7 @@ for arg in "$@"; do
     case "$arg" in
         --with-conformance) with_conformance=1 ;;
         --with-bench) with_bench=1 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done
@@ -43,16 +45,17 @@ want=(postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libjson-c-dev
 
 missing=()
 for p in "${want[@]}"; do installed "$p" || missing+=("$p"); done
-# nodejs and npm only when the commands are missing (nodesource's nodejs bundles npm and
-# conflicts with Debian's npm package).
-if [ "$with_conformance" = 1 ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
-    command -v node >/dev/null 2>&1 || missing+=(nodejs)
-    command -v npm >/dev/null 2>&1 || missing+=(npm)
+# npm only installs test/conformance's packages, prism runs on the Node.js pinned there: any npm
+# does, Debian's nodejs and npm only when the command is missing (nodesource's nodejs bundles npm
+# and conflicts with Debian's npm package).
+if [ "$with_conformance" = 1 ] && ! command -v npm >/dev/null 2>&1; then
+    installed nodejs || missing+=(nodejs)
+    missing+=(npm)
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
-        echo "setup.sh: missing Debian packages: ${missing[*]}; run as root (sudo bash tools/setup.sh)" >&2
+        echo "setup.sh: missing Debian packages: ${missing[*]}; run it as root (as a non-root user: sudo bash tools/setup.sh)" >&2
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
@@ -71,11 +74,9 @@ else
     echo "setup.sh: not root: built but not installed (run sudo make install)" >&2
 fi
 
-if [ "$with_conformance" = 1 ] && [ -f test/conformance/package-lock.json ]; then
-    if [ ! -e test/conformance/node_modules/@stoplight/prism-cli/package.json ] ||
-       [ ! -e test/conformance/node_modules/@neondatabase/api-client/package.json ]; then
-        run "npm ci (test/conformance)" bash -c \
-            'cd test/conformance && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error'
-    fi
+# npm ci when node_modules does not match package-lock.json, then the version of the pinned
+# Node.js is checked (npm's engine warnings, about the Node.js npm runs on, are not shown).
+if [ "$with_conformance" = 1 ]; then
+    run "npm ci and Node.js check (test/conformance)" /usr/bin/python3 test/conformance/prism.py --install
 fi
 exit 0

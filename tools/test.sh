@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Run every test of neon_platform, as root on Debian 12 (the README's test command):
+# Run every test of neon_platform, as root on Debian 12 (the README's test command; a non-root
+# user types sudo bash tools/test.sh ...):
 #
-#   sudo bash tools/test.sh [--keep-going] [LAYER ...]
+#   bash tools/test.sh [--keep-going] [LAYER ...]
 #
 # Layers, in order (all by default; name some to run only those):
 #   setup        tools/setup.sh --with-conformance: packages, make && make install, npm ci
@@ -25,7 +26,7 @@ layers=()
 for arg in "$@"; do
     case "$arg" in
         --keep-going|-k) keep_going=1 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         setup|emulator|unit|conformance|regress|tap) layers+=("$arg") ;;
         *) echo "test.sh: unknown argument $arg" >&2; exit 2 ;;
     esac
@@ -46,8 +47,7 @@ copy=""
 
 section() { printf '\n==== %s ====\n' "$*"; }
 
-# The regress and tap layers run as postgres (initdb refuses root) on a copy of the tree,
-# with ../shared beside it when there is one.
+# The regress and tap layers run as postgres (initdb refuses root) on a copy of the tree.
 make_copy() {
     [ -n "$copy" ] && return 0
     if [ "$(id -u)" != 0 ]; then copy=$ROOT; return 0; fi
@@ -55,7 +55,6 @@ make_copy() {
     mkdir "$copy/main"
     tar -C "$ROOT" --exclude=./.git --exclude=./tmp_check --exclude=./results \
         --exclude=./regression.diffs --exclude=./regression.out -cf - . | tar -C "$copy/main" -xf -
-    if [ -d "$ROOT/../shared" ]; then cp -a "$ROOT/../shared" "$copy/shared"; fi
     chown -R postgres: "$copy"
     chmod 755 "$copy"
     echo "test tree copied to $copy/main (owned by postgres)"

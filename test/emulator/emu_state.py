@@ -13,6 +13,9 @@ Interface used by the transport half (emu_http.py / neon_emulator.py):
     state.add_usage(project_id, add) -> (status, body)   # /_emulator/usage
     state.bulk_create_projects(org_id, n, name_prefix="bench-") -> list[str]   # fast fixture for benchmarks
     state.set_org_limit(org_id, name, value)    # change a plan limit (e.g. "projects") of one organization
+    state.operation_outcomes = state.outcome_rules([{"action": "create_timeline", "status": "failed"}])
+                                                # operations created from now on that match end badly
+                                                # (config "operation_outcomes"; kept by reset())
 
 Time: every status (operation, branch, endpoint) is computed lazily from the clock (``state.clock``,
 default ``time.time``); there are no timers or threads.
@@ -302,14 +305,67 @@ class Database:
 
 
 class Operation:
-    __slots__ = ("id", "project_id", "branch_id", "endpoint_id", "action", "created", "start", "end")
+    __slots__ = ("id", "project_id", "branch_id", "endpoint_id", "action", "created", "start", "end", "outcome",
+                 "error")
 
     def status(self, now):
         if now >= self.end:
-            return "finished"
+            return self.outcome
         if now >= self.start:
             return "running"
         return "scheduling"
+
+
+OUTCOME_STATUSES = ("failed", "error", "cancelled", "skipped")
+OUTCOME_ERROR = "operation failed (injected by the emulator)"
+# every action the emulator schedules (an outcome rule naming another one would never fire)
+OPERATION_ACTIONS = ("create_timeline", "create_branch", "start_compute", "suspend_compute", "apply_config",
+                     "apply_storage_config", "delete_timeline", "timeline_unarchive")
+
+
+class OutcomeRule:
+    """How matching operations end (see README "Operation outcomes"): {"action": "create_timeline" | "*",
+    "project_id": optional, "status": "failed" | "error" | "cancelled" | "skipped", "error": optional text,
+    "count": optional N (default unlimited)}."""
+    __slots__ = ("action", "project_id", "status", "error", "count", "fired")
+
+    def __init__(self, spec):
+        if not isinstance(spec, dict):
+            raise ValueError("each rule must be an object")
+        unknown = set(spec) - {"action", "project_id", "status", "error", "count"}
+        if unknown:
+            raise ValueError("unknown field(s): %s" % ", ".join(sorted(unknown)))
+        self.action = spec.get("action", "*")
+        self.project_id = spec.get("project_id")
+        self.status = spec.get("status")
+        self.count = spec.get("count")
+        if self.action != "*" and self.action not in OPERATION_ACTIONS:
+            raise ValueError("action must be \"*\" or one of %s" % ", ".join(OPERATION_ACTIONS))
+        if self.project_id is not None and not isinstance(self.project_id, str):
+            raise ValueError("project_id must be a string")
+        if self.status not in OUTCOME_STATUSES:
+            raise ValueError("status must be one of %s" % ", ".join(OUTCOME_STATUSES))
+        if self.count is not None and (isinstance(self.count, bool) or not isinstance(self.count, int)
+                                       or self.count < 0):
+            raise ValueError("count must be a non-negative integer")
+        self.error = spec.get("error", OUTCOME_ERROR if self.status in ("failed", "error") else None)
+        if self.error is not None and not isinstance(self.error, str):
+            raise ValueError("error must be a string")
+        self.fired = 0
+
+    def take(self, op):
+        """Whether this rule decides how op ends (and counts it)."""
+        if ((self.count is not None and self.count <= 0) or self.action not in ("*", op.action)
+                or self.project_id not in (None, op.project_id)):
+            return False
+        if self.count is not None:
+            self.count -= 1
+        self.fired += 1
+        return True
+
+    def describe(self):
+        return {"action": self.action, "project_id": self.project_id, "status": self.status, "error": self.error,
+                "count": self.count, "fired": self.fired}
 
 
 class Snapshot:
@@ -324,6 +380,7 @@ class NeonState:
 
     def __init__(self, operation_ms: int = 1000, clock=None, seed=None):
         self.operation_ms = int(operation_ms)
+        self.operation_outcomes = []
         self.clock = clock or time.time
         self._seed = seed
         self.reset()
@@ -413,6 +470,13 @@ class NeonState:
         return self.next_db_id
 
     # -- operations ----------------------------------------------------------------------------------------
+    @staticmethod
+    def outcome_rules(specs):
+        """Validated OutcomeRule list from a JSON list (ValueError on bad input)."""
+        if not isinstance(specs, list):
+            raise ValueError("must be a list of rules")
+        return [OutcomeRule(s) for s in specs]
+
     def add_operations(self, p, specs, finished=False):
         """specs: list of (action, branch_id, endpoint_id).  The operations of one request run one after the
         other within operation_ms; the first create_timeline is 'running' at once (as Neon shows it),
@@ -431,6 +495,8 @@ class NeonState:
             op.branch_id = bid
             op.endpoint_id = eid
             op.action = action
+            op.outcome = "finished"
+            op.error = None
             op.created = now + i * 1e-6
             if finished:
                 op.created = op.start = op.end = now - 1e-3 + i * 1e-6
@@ -438,6 +504,10 @@ class NeonState:
                 begin = now + i * slot
                 op.start = begin if (i == 0 and action == "create_timeline") else begin + 0.1 * slot
                 op.end = now + (i + 1) * slot
+                for rule in self.operation_outcomes:
+                    if rule.take(op):
+                        op.outcome, op.error = rule.status, rule.error
+                        break
             p.operations.append(op)
             ops.append(op)
         if not finished:
@@ -461,17 +531,19 @@ class NeonState:
             d["endpoint_id"] = op.endpoint_id
         d["action"] = op.action
         d["status"] = st
-        d["failures_count"] = 0
+        if op.error is not None and st == op.outcome:
+            d["error"] = op.error
+        d["failures_count"] = 1 if st in ("failed", "error") else 0
         d["created_at"] = iso(op.created)
-        if st == "finished":
-            d["updated_at"] = iso(op.end)
-            d["total_duration_ms"] = int(round((op.end - op.start) * 1000))
-        elif st == "running":
+        if st == "running":
             d["updated_at"] = iso(op.start)
             d["total_duration_ms"] = int((now - op.start) * 1000)
-        else:
+        elif st == "scheduling":
             d["updated_at"] = iso(op.created)
             d["total_duration_ms"] = 0
+        else:
+            d["updated_at"] = iso(op.end)
+            d["total_duration_ms"] = int(round((op.end - op.start) * 1000))
         return d
 
     # -- endpoints state -----------------------------------------------------------------------------------

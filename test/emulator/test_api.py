@@ -264,6 +264,79 @@ class TestOperationsAndLocking(Base):
         self.assertEqual(seen, [o["id"] for o in ops])
 
 
+class TestOperationOutcomes(Base):
+    def op(self, pid, op_id):
+        return self.ok("GET", "/projects/%s/operations/%s" % (pid, op_id))["operation"]
+
+    def test_failed_operation_reported_and_unlocks(self):
+        self.s.operation_outcomes = self.s.outcome_rules([
+            {"action": "create_timeline", "status": "failed", "error": "timeline creation failed", "count": 1}])
+        out = self.project(settle=False)
+        pid = out["project"]["id"]
+        tl, sc = (o["id"] for o in out["operations"])
+        running = self.op(pid, tl)
+        self.assertEqual(running["status"], "running")
+        self.assertNotIn("error", running)
+        self.assert_error(self.call("POST", "/projects/%s/branches" % pid, body={}), 423)
+        self.settle()
+        failed = self.op(pid, tl)
+        self.assertEqual((failed["status"], failed["error"], failed["failures_count"]),
+                         ("failed", "timeline creation failed", 1))
+        self.assertGreater(failed["total_duration_ms"], 0)
+        self.assertEqual(failed["updated_at"], emu_state.iso(self.clock.t - 0.01 - OP_MS / 2000.0))
+        ok = self.op(pid, sc)
+        self.assertEqual((ok["status"], ok["failures_count"]), ("finished", 0))
+        self.assertNotIn("error", ok)
+        listed = {o["id"]: o for o in self.ok("GET", "/projects/%s/operations" % pid)["operations"]}
+        self.assertEqual(listed[tl], failed)
+        self.ok("POST", "/projects/%s/branches" % pid, body={}, status=201)          # no 423 after the failure
+        self.assertEqual(self.s.operation_outcomes[0].describe(),
+                         {"action": "create_timeline", "project_id": None, "status": "failed",
+                          "error": "timeline creation failed", "count": 0, "fired": 1})
+        out = self.project(settle=True)                                           # the rule is used up
+        self.assertEqual(self.op(out["project"]["id"], out["operations"][0]["id"])["status"], "finished")
+
+    def test_statuses_actions_and_projects(self):
+        p1 = self.project()["project"]["id"]
+        p2 = self.project()["project"]["id"]
+        self.s.operation_outcomes = self.s.outcome_rules([
+            {"project_id": p1, "status": "cancelled", "count": 1},
+            {"action": "create_branch", "status": "error"},
+            {"action": "start_compute", "status": "skipped", "error": "compute already running"}])
+        a = self.ok("POST", "/projects/%s/branches" % p1, body={}, status=201)["operations"]
+        b = self.ok("POST", "/projects/%s/branches" % p2, body={"endpoints": [{"type": "read_write"}]},
+                    status=201)["operations"]
+        self.settle()
+        got = [self.op(o["project_id"], o["id"]) for o in a + b]
+        self.assertEqual([(o["action"], o["status"], o.get("error"), o["failures_count"]) for o in got], [
+            ("create_branch", "cancelled", None, 0),
+            ("create_branch", "error", "operation failed (injected by the emulator)", 1),
+            ("start_compute", "skipped", "compute already running", 0)])
+        self.ok("POST", "/projects/%s/branches" % p1, body={}, status=201)
+        self.settle()
+        self.assertEqual([r.fired for r in self.s.operation_outcomes], [1, 2, 1])
+        # control-plane operations created already finished (quota suspension) are never affected
+        self.s.operation_outcomes = self.s.outcome_rules([{"status": "failed"}])
+        self.ok("PATCH", "/projects/" + p2, body={"project": {"settings": {"quota": {"active_time_seconds": 1}}}})
+        self.assertEqual(self.s.add_usage(p2, {"active_time_seconds": 5})[0], 200)
+        ops = self.ok("GET", "/projects/%s/operations" % p2)["operations"]
+        self.assertEqual({(o["action"], o["status"]) for o in ops if o["action"] == "suspend_compute"},
+                         {("suspend_compute", "finished")})
+        # reset() forgets the projects, not the rules
+        self.s.reset()
+        self.assertEqual(len(self.s.operation_outcomes), 1)
+
+    def test_rule_validation(self):
+        for bad in ({}, {"status": "finished"}, {"status": "failed", "count": -1}, {"status": "failed", "count": True},
+                    {"status": "failed", "action": ""}, {"status": "failed", "action": "create_timline"},
+                    {"status": "failed", "project_id": 5},
+                    {"status": "failed", "error": 1}, {"status": "failed", "when": "now"}, "failed"):
+            with self.assertRaises(ValueError, msg=bad):
+                self.s.outcome_rules([bad])
+        with self.assertRaises(ValueError):
+            self.s.outcome_rules({"status": "failed"})
+
+
 class TestLimits(Base):
     def test_branches_per_project_free_and_paid(self):
         pid = self.project()["project"]["id"]
@@ -738,6 +811,34 @@ class TestOverHttp(unittest.TestCase):
             self.assertEqual(body["project"]["active_time_seconds"], 5)
             st, _, body = emu.request("GET", "/projects", key=None)
             self.assertEqual(st, 401)
+
+    def test_operation_outcomes_over_http(self):
+        from emu_testlib import EmulatorProcess
+        with EmulatorProcess(operation_ms=50, rate_limit_rpm=0) as emu:
+            rule = {"action": "create_timeline", "status": "failed", "error": "disk full", "count": 1}
+            cfg = emu.config(operation_outcomes=[rule])
+            self.assertEqual(cfg["operation_outcomes"], [dict(rule, project_id=None, fired=0)])
+            st, _, body = emu.request("POST", "/projects", key=FREE_KEY, body={"project": {"name": "doomed"}})
+            self.assertEqual(st, 201, body)
+            pid, op_id = body["project"]["id"], body["operations"][0]["id"]
+            ops = emu.wait_operations(pid, key=FREE_KEY)
+            self.assertEqual([(o["action"], o["status"], o.get("error")) for o in ops],
+                             [("start_compute", "finished", None), ("create_timeline", "failed", "disk full")])
+            st, _, body = emu.request("GET", "/projects/%s/operations/%s" % (pid, op_id), key=FREE_KEY)
+            self.assertEqual((body["operation"]["status"], body["operation"]["error"]), ("failed", "disk full"))
+            st, _, body = emu.request("POST", "/projects/%s/branches" % pid, key=FREE_KEY, body={})
+            self.assertEqual(st, 201, body)                                   # not locked by the failed one
+            cfg = emu.config(add_operation_outcomes=[{"status": "skipped"}])
+            self.assertEqual([(r["status"], r["count"], r["fired"]) for r in cfg["operation_outcomes"]],
+                             [("failed", 0, 1), ("skipped", None, 0)])
+            st, body = emu.control("POST", "/config", {"operation_outcomes": [{"status": "done"}]})
+            self.assertEqual(st, 400, body)
+            self.assertIn("operation_outcomes", body["message"])
+            self.assertEqual(len(emu.get_config()["operation_outcomes"]), 2)
+            emu.reset()                                                       # a plain reset keeps the rules
+            self.assertEqual(len(emu.get_config()["operation_outcomes"]), 2)
+            st, body = emu.control("POST", "/reset", {"config": True})
+            self.assertEqual(body["config"]["operation_outcomes"], [])
 
 
 if __name__ == "__main__":

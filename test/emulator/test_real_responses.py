@@ -1,4 +1,4 @@
-"""Replay every exchange recorded from the live Neon API (../shared/reference/real-responses/*.json) against
+"""Replay every exchange recorded from the live Neon API (test/fixtures/real-responses/*.json) against
 the emulator's domain layer and check the status code and the keys of the answer, recursively.
 
 Files are grouped into scenarios by their prefix (``project-01-...``, ``project-02-...`` share the scenario
@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 import emu_routes  # noqa: E402
 import emu_state   # noqa: E402
 
-RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "real-responses"
+RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "real-responses"
 
 # Recordings made in January 2024 show the API of that time (before organizations, protected branches etc.).
 LEGACY_2024 = r"^(create_project|get_projects|project_delete|api_keys_crud)-"
@@ -152,9 +152,12 @@ def load_scenarios():
     return {k: [f for _, f in sorted(v)] for k, v in groups.items()}
 
 
-@unittest.skipUnless(RECORDINGS.is_dir(), "recorded exchanges not found at %s (../shared/reference/real-responses "
-                                          "relative to the repository); skipping the replay" % RECORDINGS)
 class TestRealResponses(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not RECORDINGS.is_dir() or not any(RECORDINGS.glob("*.json")):
+            raise AssertionError("recorded exchanges not found at %s" % RECORDINGS)
+
     def test_replay_every_recording(self):
         scenarios = load_scenarios()
         n = 0

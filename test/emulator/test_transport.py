@@ -8,6 +8,7 @@ import http.client
 import json
 import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -552,6 +553,217 @@ class TestFaults(EmuTest):
             got = [emu.request("GET", "/users/me", key=FREE_KEY)[0] for _ in range(60)]
             faults = sum(1 for s in got if s in (500, 502, 503, 423))
             self.assertTrue(10 <= faults <= 50, got)
+
+
+def read_until_eof(sock):
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+def split_response(raw):
+    """(status, headers with lower-cased names, body bytes) of one complete response read until EOF."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split(" ")[1]), headers, body
+
+
+class TestHostileFaults(EmuTest):
+    """Faults that answer with hostile content: respond, echo_auth, garbage."""
+
+    def fault(self, **spec):
+        spec.setdefault("route", "POST /projects")
+        return self.emu.config(faults=[spec])
+
+    def wire(self, method, path, body=None, close=True):
+        """Send one request on a new connection; every byte the emulator sends until it closes the connection
+        (with close=False the request asks for keep-alive, so only the emulator can end it)."""
+        payload = b"" if body is None else json.dumps(body).encode()
+        with socket.create_connection(("127.0.0.1", self.emu.port), timeout=5) as s:
+            s.sendall(("%s /api/v2%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n%s\r\n"
+                       % (method, path, FREE_KEY, len(payload), "Connection: close\r\n" if close else "")).encode()
+                      + payload)
+            return read_until_eof(s)
+
+    def last_post(self):
+        return [e for e in self.emu.requests() if e["method"] == "POST"][-1]
+
+    def project_by_name(self, name):
+        status, _, body = self.emu.request("GET", "/projects", key=FREE_KEY, query={"search": name})
+        found = [p for p in body["projects"] if p["name"] == name]
+        self.assertEqual(len(found), 1, body)
+        return found[0]
+
+    def test_respond_replaces_the_answer_before_or_after(self):
+        cfg = self.fault(kind="respond", status=200, body={"project": {"id": "../../steal?x=1#"}}, count=1,
+                         headers={"X-Hostile": "yes", "x-neon-ret-request-id": "<script>"})
+        self.assertEqual(cfg["faults"][0], {
+            "route": "POST /projects", "kind": "respond", "probability": 1.0, "count": 1, "when": "before",
+            "hang_ms": 120000, "slow_body_ms": 3000, "fired": 0, "status": 200,
+            "body": {"project": {"id": "../../steal?x=1#"}},
+            "headers": {"X-Hostile": "yes", "x-neon-ret-request-id": "<script>"}})
+        status, headers, body = split_response(self.wire("POST", "/projects", {"project": {"name": "resp-before"}}))
+        self.assertEqual((status, body), (200, b'{"project":{"id":"../../steal?x=1#"}}'))
+        self.assertEqual(headers["content-length"], str(len(body)))
+        self.assertEqual(headers["content-type"], "application/json; charset=utf-8")
+        self.assertEqual((headers["x-hostile"], headers["x-neon-ret-request-id"]), ("yes", "<script>"))
+        self.assertNotIn("resp-before", self.project_names())
+        entry = self.last_post()
+        self.assertEqual((entry["status"], entry["fault"]), (200, {"kind": "respond", "when": "before",
+                                                                    "dispatch_status": None}))
+        # after: the project is created, the client gets a body that is not JSON
+        self.fault(kind="respond", when="after", status=502, body_text='{"project": {"id": "half',
+                   headers={"Content-Type": "text/html"}, count=1)
+        status, headers, body = split_response(self.wire("POST", "/projects", {"project": {"name": "resp-after"}}))
+        self.assertEqual((status, body), (502, b'{"project": {"id": "half'))
+        self.assertEqual((headers["content-type"], headers["content-length"]), ("text/html", str(len(body))))
+        self.assertRegex(headers["x-neon-ret-request-id"], UUID_RE)
+        self.assertIn("resp-after", self.project_names())
+        entry = self.last_post()
+        self.assertEqual((entry["status"], entry["fault"]), (502, {"kind": "respond", "when": "after",
+                                                                    "dispatch_status": 201}))
+        self.assertEqual(self.emu.get_config()["faults"][0]["fired"], 1)
+        self.assertEqual(self.emu.request("POST", "/projects", {"project": {"name": "n"}}, key=FREE_KEY)[0], 201)
+
+    def test_respond_patch_merges_into_the_real_answer(self):
+        self.fault(kind="respond", count=1, patch={"project": {"id": "../../steal?x=1#"},
+                                                   "endpoints": {"0": {"host": "javascript:alert(1)//"}}})
+        status, _, body = self.emu.request("POST", "/projects", {"project": {"name": "patched"}}, key=FREE_KEY)
+        self.assertEqual(status, 201)                              # the domain's status
+        self.assertEqual(body["project"]["id"], "../../steal?x=1#")
+        self.assertEqual(body["project"]["name"], "patched")       # the rest of the real answer is kept
+        self.assertEqual(body["endpoints"][0]["host"], "javascript:alert(1)//")
+        self.assertTrue(body["endpoints"][0]["id"].startswith("ep-"))
+        self.assertEqual([op["action"] for op in body["operations"]], ["create_timeline", "start_compute"])
+        # the domain created the project with its real id and host
+        real = self.project_by_name("patched")
+        self.assertRegex(real["id"], r"^[a-z0-9-]+$")
+        status, _, eps = self.emu.request("GET", "/projects/%s/endpoints" % real["id"], key=FREE_KEY)
+        self.assertEqual(eps["endpoints"][0]["id"], body["endpoints"][0]["id"])
+        self.assertNotEqual(eps["endpoints"][0]["host"], "javascript:alert(1)//")
+        # a status replaces the domain's; a patch on the answer to a GET
+        self.fault(kind="respond", route="GET /projects/{project_id}", status=200, count=1,
+                   patch={"project": {"name": None, "settings": {"quota": "lots"}}})
+        status, _, got = self.emu.request("GET", "/projects/" + real["id"], key=FREE_KEY)
+        self.assertEqual((status, got["project"]["name"], got["project"]["settings"]["quota"]), (200, None, "lots"))
+        self.assertIn("allowed_ips", got["project"]["settings"])
+
+    def test_respond_patch_raw_puts_invalid_utf8_in_the_password(self):
+        mark = "PASSWORD-MARK"
+        self.fault(kind="respond", count=1, patch_raw=[[mark, "\\xff\\xfe"]],
+                   patch={"roles": {"0": {"password": mark}},
+                          "connection_uris": {"0": {"connection_parameters": {"password": mark}}}})
+        status, headers, body = split_response(self.wire("POST", "/projects", {"project": {"name": "bad-utf8"}}))
+        self.assertEqual(status, 201)
+        self.assertEqual(headers["content-length"], str(len(body)))
+        self.assertEqual(body.count(b'"password":"\xff\xfe"'), 2)
+        with self.assertRaises(UnicodeDecodeError):
+            body.decode("utf-8")
+        # the role really has a normal password
+        pid = self.project_by_name("bad-utf8")["id"]
+        _, _, branches = self.emu.request("GET", "/projects/%s/branches" % pid, key=FREE_KEY)
+        status, _, pw = self.emu.request("GET", "/projects/%s/branches/%s/roles/neondb_owner/reveal_password"
+                                         % (pid, branches["branches"][0]["id"]), key=FREE_KEY)
+        self.assertEqual(status, 200)
+        self.assertRegex(pw["password"], r"^[A-Za-z0-9]{12}$")
+
+    def test_echo_auth(self):
+        self.fault(kind="echo_auth", route="GET /projects", count=1)
+        status, _, body = self.emu.request("GET", "/projects", key=FREE_KEY)
+        self.assertEqual((status, body), (401, {"code": "", "message": "invalid credentials: Authorization: Bearer "
+                                                                       "emulator-free-org-key"}))
+        self.assertEqual(self.emu.requests()[-1]["fault"], {"kind": "echo_auth", "when": "before",
+                                                            "dispatch_status": None})
+        self.fault(kind="echo_auth", status=403, when="after", count=1)
+        status, _, body = self.emu.request("POST", "/projects", {"project": {"name": "echoed"}}, key=FREE_KEY)
+        self.assertEqual(status, 403)
+        self.assertTrue(is_general_error(body))
+        self.assertTrue(body["message"].endswith("Authorization: Bearer " + FREE_KEY), body)
+        self.assertIn("echoed", self.project_names())
+        entry = self.last_post()
+        self.assertEqual((entry["status"], entry["fault"]), (403, {"kind": "echo_auth", "when": "after",
+                                                                    "dispatch_status": 201}))
+        self.fault(kind="echo_auth", route="GET /regions")
+        status, _, body = self.emu.request("GET", "/regions")
+        self.assertEqual((status, body["message"]), (401, "invalid credentials: Authorization: "))
+
+    def test_garbage_instead_of_http(self):
+        for when in ("before", "after"):
+            name = "garbage-" + when
+            self.fault(kind="garbage", when=when, count=1)
+            raw = self.wire("POST", "/projects", {"project": {"name": name}}, close=False)
+            self.assertEqual(raw, b"\x00\x01garbage not http\r\n\r\n")       # then the emulator closed it
+            self.assertEqual(name in self.project_names(), when == "after")
+            entry = self.last_post()
+            self.assertEqual((entry["status"], entry["fault"]), (0, {"kind": "garbage", "when": when,
+                                                                      "dispatch_status": 201 if when == "after"
+                                                                      else None}))
+        self.fault(kind="garbage", route="GET /users/me", data="HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n\\xffcut")
+        self.assertEqual(self.wire("GET", "/users/me", close=False),
+                         b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n\xffcut")
+        self.assertEqual(self.emu.get_config()["faults"][0]["data"],
+                         "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n\\xffcut")
+
+    @unittest.skipUnless(shutil.which("curl"), "curl not installed")
+    def test_garbage_is_a_broken_reply_for_curl(self):
+        def curl():
+            return subprocess.run(["curl", "-sS", "-m", "5", "-H", "Authorization: Bearer " + FREE_KEY,
+                                   self.emu.base + "/users/me"], capture_output=True, text=True)
+        self.fault(kind="garbage", route="GET /users/me", count=1)
+        res = curl()
+        self.assertNotEqual(res.returncode, 0, res)                 # 1 with curl 7.88: "Received HTTP/0.9 ..."
+        self.assertEqual(res.stdout, "")
+        self.fault(kind="garbage", route="GET /users/me", count=1,
+                   data="HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n{")
+        self.assertEqual(curl().returncode, 18)                     # CURLE_PARTIAL_FILE
+        self.assertEqual(curl().returncode, 0)                      # the rule is used up
+
+    def test_error_rate_over_new_kinds(self):
+        self.emu.config(error_rate=1.0, error_kinds=["echo_auth", "garbage"])
+        for _ in range(30):
+            try:
+                status, _, body = self.emu.request("GET", "/users/me", key=FREE_KEY)
+                self.assertEqual(status, 401)
+                self.assertIn(FREE_KEY, body["message"])
+            except http.client.BadStatusLine:
+                pass
+        kinds = {(e["fault"]["kind"], e["status"]) for e in self.emu.requests()}
+        self.assertEqual(kinds, {("echo_auth", 401), ("garbage", 0)})
+
+    def test_new_kinds_validation(self):
+        before = self.emu.get_config()
+        for bad in ({"kind": "respond", "body": {}},                                  # no status
+                    {"kind": "respond", "status": "200", "body": {}},
+                    {"kind": "respond", "status": 100, "body": {}},
+                    {"kind": "respond", "status": 200, "body": {}, "body_text": ""},
+                    {"kind": "respond", "status": 200, "body": {}, "patch": {}},
+                    {"kind": "respond", "patch": [1]},
+                    {"kind": "respond", "when": "before"},                             # needs the real answer
+                    {"kind": "respond", "patch": {}, "when": "random"},
+                    {"kind": "respond", "status": 200, "body_text": 5},
+                    {"kind": "respond", "patch_raw": [["a"]]},
+                    {"kind": "respond", "patch_raw": [["", "b"]]},
+                    {"kind": "respond", "patch_raw": "ab"},
+                    {"kind": "respond", "status": 200, "body": 1, "headers": {"Content-Length": "5"}},
+                    {"kind": "respond", "status": 200, "body": 1, "headers": {"X-A": "1\r\nX-B: 2"}},
+                    {"kind": "respond", "status": 200, "body": 1, "headers": {"bad name": "1"}},
+                    {"kind": "respond", "status": 200, "body": 1, "headers": ["X-A"]},
+                    {"kind": "respond", "status": 200, "body": 1, "data": "x"},
+                    {"kind": "echo_auth", "status": 200},
+                    {"kind": "echo_auth", "body": {}},
+                    {"kind": "echo_auth", "when": "sometimes"},
+                    {"kind": "garbage", "data": 7},
+                    {"kind": "garbage", "status": 500},
+                    {"kind": "503", "status": 500}):
+            status, body = self.emu.control("POST", "/config", {"faults": [bad]})
+            self.assertEqual(status, 400, bad)
+            self.assertTrue(is_general_error(body))
+        self.assertEqual(self.emu.control("POST", "/config", {"error_kinds": ["respond"]})[0], 400)
+        self.assertEqual(self.emu.get_config(), before)
 
 
 class TestCLI(unittest.TestCase):

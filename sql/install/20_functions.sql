@@ -1,0 +1,252 @@
+---------------------------------------------------------------------------
+-- Functions
+---------------------------------------------------------------------------
+
+-- Sets the worker's latch when the inserting or updating transaction commits.
+CREATE OR REPLACE FUNCTION neon_platform.wake_worker() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'neon_platform_wake_worker';
+
+CREATE OR REPLACE TRIGGER jobs_wake_worker
+    AFTER INSERT OR UPDATE OF state, run_after ON neon_platform.jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION neon_platform.wake_worker();
+
+-- Whether a row was written by this transaction or one of its subtransactions
+-- (such a job is invisible to the worker until commit).
+CREATE OR REPLACE FUNCTION neon_platform.written_by_this_transaction(xid) RETURNS boolean
+    LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'neon_platform_written_by_this_transaction';
+
+-- An input as error messages quote it: at most 64 characters, so a huge
+-- argument never comes back whole.
+CREATE OR REPLACE FUNCTION neon_platform.shorten(value text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+    SELECT CASE WHEN value IS NULL THEN 'NULL'
+                WHEN length(value) <= 64 THEN value
+                ELSE left(value, 61) || '...' END
+$function$;
+
+-- Percent-encodes one component of a connection URI.
+CREATE OR REPLACE FUNCTION neon_platform.uri_encode(value text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $function$
+    SELECT coalesce(string_agg(CASE WHEN c ~ '^[A-Za-z0-9._~-]$' THEN c
+                                    ELSE upper(regexp_replace(encode(convert_to(c, 'UTF8'), 'hex'), '(..)', '%\1', 'g'))
+                               END, '' ORDER BY i), '')
+      FROM regexp_split_to_table(value, '') WITH ORDINALITY AS t(c, i)
+$function$;
+
+CREATE OR REPLACE FUNCTION @extschema@.neon_provision(tenant text, tier text DEFAULT 'free')
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    wanted   neon_platform.tiers;
+    existing neon_platform.tenants;
+    job_id   bigint;
+    first_step text;
+    project  text;
+BEGIN
+    IF tenant IS NULL OR tenant !~ '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid tenant name: %', CASE WHEN tenant IS NULL THEN 'NULL'
+                                                        ELSE quote_literal(neon_platform.shorten(tenant)) END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A tenant name has 1 to 63 characters: letters, digits, "_", ".", "@" and "-", starting with a letter or digit.';
+    END IF;
+
+    IF tier IS NULL THEN
+        RAISE EXCEPTION 'tier must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass a tier of neon_platform.tiers, or leave it out for ''free''.';
+    END IF;
+    SELECT * INTO wanted FROM neon_platform.tiers AS t WHERE t.name = neon_provision.tier;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tier "%" does not exist', neon_platform.shorten(tier)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Known tiers: %s (see neon_platform.tiers).',
+                                (SELECT string_agg(name, ', ' ORDER BY name) FROM neon_platform.tiers));
+    END IF;
+
+    project := current_setting('neon_platform.project_name_prefix') || neon_provision.tenant;
+    IF EXISTS (SELECT FROM neon_platform.tenants AS t
+                WHERE t.project_name = project AND t.tenant <> neon_provision.tenant) THEN
+        RAISE EXCEPTION 'tenant "%" would get the project name "%", which another tenant has', tenant, project
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Project names are neon_platform.project_name_prefix || tenant; a changed prefix can make two tenants collide.';
+    END IF;
+
+    INSERT INTO neon_platform.tenants AS t (tenant, tier, organization, project_name)
+    VALUES (neon_provision.tenant, wanted.name, wanted.organization, project)
+    ON CONFLICT ON CONSTRAINT tenants_pkey DO NOTHING;
+
+    -- No row lock here: the worker must never wait for a transaction of
+    -- the application (it writes tenant rows with NOWAIT and sets aside).
+    IF NOT FOUND THEN
+        SELECT * INTO existing FROM neon_platform.tenants AS t
+         WHERE t.tenant = neon_provision.tenant;
+        IF existing.tier <> wanted.name THEN
+            RAISE EXCEPTION 'tenant "%" already exists with tier "%"', tenant, existing.tier
+                USING ERRCODE = 'duplicate_object',
+                      HINT = 'A tenant is provisioned once; neon_provision() with its current tier returns its job.';
+        END IF;
+        IF existing.state <> 'failed' OR existing.project_id IS NOT NULL THEN
+            SELECT j.id INTO job_id FROM neon_platform.jobs AS j
+             WHERE j.tenant = neon_provision.tenant AND j.kind = 'provision'
+             ORDER BY j.id DESC LIMIT 1;
+            IF job_id IS NULL THEN
+                RAISE NOTICE 'tenant "%" was provisioned by a job that has since been deleted', tenant;
+            END IF;
+            RETURN job_id;
+        END IF;
+        -- A provisioning that failed is tried again; an earlier attempt may
+        -- have created the project without learning it, so look for it first.
+        UPDATE neon_platform.tenants AS t
+           SET state = 'provisioning', last_error = NULL, updated_at = now()
+         WHERE t.tenant = neon_provision.tenant AND t.state = 'failed';
+        IF NOT FOUND THEN
+            -- Another transaction retried it first: its job is the answer.
+            SELECT j.id INTO job_id FROM neon_platform.jobs AS j
+             WHERE j.tenant = neon_provision.tenant AND j.kind = 'provision'
+             ORDER BY j.id DESC LIMIT 1;
+            RETURN job_id;
+        END IF;
+        project := existing.project_name;
+        first_step := 'find_existing';
+    END IF;
+
+    -- The job carries the plan as it is now: what the caller asked for.
+    INSERT INTO neon_platform.jobs (tenant, kind, args, step)
+    VALUES (neon_provision.tenant, 'provision',
+            jsonb_build_object('tier', wanted.name, 'project_name', project, 'plan', to_jsonb(wanted)),
+            first_step)
+    RETURNING id INTO job_id;
+    RETURN job_id;
+END
+$function$;
+COMMENT ON FUNCTION @extschema@.neon_provision(text, text) IS
+    'Enqueue the creation of the tenant''s Neon project in the caller''s transaction; returns the job id';
+
+CREATE OR REPLACE FUNCTION @extschema@.neon_wait(job bigint, timeout interval DEFAULT '60 s')
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    job_state text;
+    own_insert boolean;
+    deadline  timestamptz := clock_timestamp() + timeout;
+    nap       double precision := 0.005;
+BEGIN
+    IF job IS NULL OR timeout IS NULL THEN
+        RAISE EXCEPTION 'neon_wait() needs a job id and a timeout'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT j.state, neon_platform.written_by_this_transaction(j.xmin)
+      INTO job_state, own_insert
+      FROM neon_platform.jobs AS j WHERE j.id = job;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'job % does not exist', job
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'Finished jobs are deleted after neon_platform.job_retention.';
+    END IF;
+    IF own_insert AND job_state IN ('queued', 'running') THEN
+        RAISE EXCEPTION 'job % was enqueued or changed by this transaction', job
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'The worker only sees committed jobs: commit, then call neon_wait().';
+    END IF;
+    LOOP
+        IF job_state IN ('succeeded', 'failed', 'cancelled') THEN
+            RETURN job_state;
+        END IF;
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+            RAISE EXCEPTION 'neon_wait() cannot see the job change in a % transaction', current_setting('transaction_isolation')
+                USING ERRCODE = 'invalid_transaction_state',
+                      HINT = 'Call it in a READ COMMITTED transaction, or on its own.';
+        END IF;
+        IF clock_timestamp() >= deadline THEN
+            RAISE EXCEPTION 'timed out after % waiting for job % (state %)', timeout, job, job_state
+                USING ERRCODE = 'query_canceled',
+                      HINT = 'The job goes on; see neon_platform.jobs and neon_platform.api_calls for its progress.';
+        END IF;
+        PERFORM pg_sleep(least(nap, greatest(extract(epoch FROM deadline - clock_timestamp()), 0)));
+        nap := least(nap * 2, 0.1);
+        SELECT j.state INTO job_state FROM neon_platform.jobs AS j WHERE j.id = job;
+    END LOOP;
+END
+$function$;
+COMMENT ON FUNCTION @extschema@.neon_wait(bigint, interval) IS
+    'Wait until a job ends; returns succeeded, failed or cancelled';
+
+CREATE OR REPLACE FUNCTION @extschema@.neon_connection_uri(tenant text, branch text DEFAULT NULL, pooled boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    t        neon_platform.tenants;
+    password text;
+BEGIN
+    IF pooled IS NULL THEN
+        RAISE EXCEPTION 'pooled must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass pooled => true for the connection pooler (the default) or pooled => false for a direct connection.';
+    END IF;
+    SELECT * INTO t FROM neon_platform.tenants AS x WHERE x.tenant = neon_connection_uri.tenant;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant "%" does not exist', neon_platform.shorten(tenant)
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Provision it first: SELECT neon_provision(tenant, tier).';
+    END IF;
+    IF t.state = 'failed' THEN
+        RAISE EXCEPTION 'tenant "%" is not ready: its last job failed', tenant
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = coalesce(t.last_error, 'No reason was recorded.'),
+                  HINT = 'Fix the cause, then call neon_provision() again to retry.';
+    END IF;
+    IF t.state NOT IN ('ready', 'changing_tier') THEN
+        RAISE EXCEPTION 'tenant "%" is not ready (state %)', tenant, t.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = CASE WHEN t.state = 'provisioning'
+                              THEN 'Wait for its provisioning job with neon_wait().'
+                              ELSE 'The tenant has no project to connect to.' END;
+    END IF;
+    IF branch IS NOT NULL AND branch <> t.branch_id THEN
+        RAISE EXCEPTION 'branch "%" does not exist for tenant "%"', neon_platform.shorten(branch), tenant
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('The tenant''s default branch is %s.', t.branch_id);
+    END IF;
+    SELECT s.role_password INTO password FROM neon_platform.tenant_secrets AS s WHERE s.tenant = t.tenant;
+    IF password IS NULL THEN
+        RAISE EXCEPTION 'the password of tenant "%" is not known', tenant
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'neon_platform.tenant_secrets has no row for the tenant.';
+    END IF;
+    RETURN format('postgresql://%s:%s@%s/%s?sslmode=require',
+                  neon_platform.uri_encode(t.role_name), neon_platform.uri_encode(password),
+                  CASE WHEN pooled THEN t.pooler_host ELSE t.host END,
+                  neon_platform.uri_encode(t.database_name));
+END
+$function$;
+COMMENT ON FUNCTION @extschema@.neon_connection_uri(text, text, boolean) IS
+    'Connection string of a ready tenant, pooled (host with -pooler) unless pooled => false; contains the password';
+
+-- The worker's row of pg_stat_activity, as its owner sees it: ordinary roles
+-- see other sessions' state and activity as NULL.
+CREATE OR REPLACE FUNCTION neon_platform.worker_status(
+    OUT pid integer, OUT backend_start timestamptz, OUT state text,
+    OUT wait_event_type text, OUT wait_event text, OUT activity text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+    SELECT a.pid, a.backend_start, a.state, a.wait_event_type, a.wait_event, a.query
+      FROM pg_catalog.pg_stat_activity AS a
+     WHERE a.backend_type = 'neon_platform worker'
+$function$;
+

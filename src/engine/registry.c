@@ -1,0 +1,54 @@
+/*
+ * registry.c
+ *		The table of job kinds: a new kind is a file in src/kinds/ and a
+ *		line here.
+ */
+#include "pg_prelude.h"
+
+#include "engine/job.h"
+#include "kinds/kinds.h"
+
+static const JobKind *const kinds[] = {
+	&provision_kind,
+};
+
+/* The kind named `name`, or NULL (a kind this version does not know). */
+const JobKind *
+job_kind_by_name(const char *name)
+{
+	size_t		i;
+
+	for (i = 0; i < lengthof(kinds); i++)
+		if (strcmp(kinds[i]->name, name) == 0)
+			return kinds[i];
+	return NULL;
+}
+
+/* The step of `kind` named `name`; NULL names the first step. Unknown names are a bug. */
+const JobStep *
+job_step_by_name(const JobKind *kind, const char *name)
+{
+	const JobStep *step;
+
+	if (name == NULL)
+		return &kind->steps[0];
+	for (step = kind->steps; step->name != NULL; step++)
+		if (strcmp(step->name, name) == 0)
+			return step;
+	elog(ERROR, "neon_platform: job kind \"%s\" has no step \"%s\"", kind->name, name);
+	return NULL;
+}
+
+/* The names of the kinds of one lane, as a text[] for the claim query. */
+Datum
+job_kinds_of_lane(JobLane lane)
+{
+	Datum		names[lengthof(kinds)];
+	int			n = 0;
+	size_t		i;
+
+	for (i = 0; i < lengthof(kinds); i++)
+		if (kinds[i]->lane == lane)
+			names[n++] = CStringGetTextDatum(kinds[i]->name);
+	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+}

@@ -1,0 +1,28 @@
+/*
+ * settings.h
+ *		The neon_platform.* settings (guc.c).
+ */
+#ifndef NEON_PLATFORM_SETTINGS_H
+#define NEON_PLATFORM_SETTINGS_H
+
+extern char *neon_api_url;
+extern char *neon_database_name;
+extern char *neon_free_org_id;
+extern char *neon_paid_org_id;
+extern char *neon_free_org_api_key;
+extern char *neon_paid_org_api_key;
+extern char *neon_personal_api_key;
+extern char *neon_api_key_file;
+extern char *neon_project_name_prefix;
+extern int	neon_requests_per_minute;
+extern int	neon_burst_per_second;
+extern int	neon_max_inflight_requests;
+extern int	neon_request_timeout_ms;
+extern int	neon_settle_margin_ms;
+extern int	neon_operation_poll_interval_ms;
+extern int	neon_background_rate_share;
+extern int	neon_max_attempts;
+extern int	neon_job_retention_s;
+extern bool neon_paused;
+
+#endif							/* NEON_PLATFORM_SETTINGS_H */

@@ -1,0 +1,110 @@
+/*
+ * tenant_state.c
+ *		Every write of the worker to the tenants and their secrets.
+ *
+ * An application can hold a tenant's row (a transaction that called one of
+ * the SQL functions and has not committed): every write here first takes
+ * the row with NOWAIT, so the worker never waits for it. The caller runs
+ * each job's writes in a subtransaction and sets the job aside to try again
+ * when the lock is not available; the other jobs are not held up.
+ */
+#include "pg_prelude.h"
+
+#include "engine/spi_util.h"
+#include "engine/tenant_state.h"
+
+static const char *lock_sql =
+"SELECT 1 FROM neon_platform.tenants WHERE tenant = $1 FOR NO KEY UPDATE NOWAIT";
+
+static const char *ready_sql =
+"UPDATE neon_platform.tenants"
+"   SET state = 'ready', project_id = $2, org_id = $3, branch_id = $4, endpoint_id = $5,"
+"       database_name = $6, role_name = $7, host = $8, pooler_host = $9,"
+"       pending_operations = $10, last_error = NULL, ready_at = now(), updated_at = now()"
+" WHERE tenant = $1";
+
+static const char *secret_sql =
+"INSERT INTO neon_platform.tenant_secrets AS s (tenant, role_password) VALUES ($1, $2)"
+"    ON CONFLICT (tenant) DO UPDATE SET role_password = excluded.role_password, updated_at = now()";
+
+static const char *failed_sql =
+"UPDATE neon_platform.tenants SET state = 'failed', last_error = $3, updated_at = now()"
+" WHERE tenant = $1 AND state = $2";
+
+static const char *operations_sql =
+"UPDATE neon_platform.tenants SET pending_operations = $2, updated_at = now() WHERE tenant = $1";
+
+static SPIPlanPtr lock_plan;
+static SPIPlanPtr ready_plan;
+static SPIPlanPtr secret_plan;
+static SPIPlanPtr failed_plan;
+static SPIPlanPtr operations_plan;
+
+/* Takes the tenant's row without waiting; raises lock_not_available if somebody holds it. */
+static void
+lock_tenant(const char *tenant)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(tenant)};
+
+	spi_run(spi_plan(&lock_plan, lock_sql, 1, types), values, NULL, SPI_OK_SELECT);
+}
+
+/* Writes the tenant's project and password; the tenant becomes ready. */
+void
+tenant_state_ready(const char *tenant, const NeonProject *p, const char *org_id)
+{
+	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
+	Datum		values[10];
+	char		nulls[10];
+	Oid			secret_types[2] = {TEXTOID, TEXTOID};
+	Datum		secret_values[2];
+
+	if (p->password == NULL)
+		elog(ERROR, "neon_platform: Neon returned no password for tenant \"%s\"", tenant);
+	lock_tenant(tenant);
+	values[0] = text_or_null(tenant, &nulls[0]);
+	values[1] = text_or_null(p->project_id, &nulls[1]);
+	values[2] = text_or_null(p->org_id ? p->org_id : org_id, &nulls[2]);
+	values[3] = text_or_null(p->branch_id, &nulls[3]);
+	values[4] = text_or_null(p->endpoint_id, &nulls[4]);
+	values[5] = text_or_null(p->database_name, &nulls[5]);
+	values[6] = text_or_null(p->role_name, &nulls[6]);
+	values[7] = text_or_null(p->host, &nulls[7]);
+	values[8] = text_or_null(p->pooler_host, &nulls[8]);
+	values[9] = text_array(p->operation_ids, p->n_operations);
+	nulls[9] = ' ';
+	spi_run(spi_plan(&ready_plan, ready_sql, 10, types), values, nulls, SPI_OK_UPDATE);
+
+	secret_values[0] = CStringGetTextDatum(tenant);
+	secret_values[1] = CStringGetTextDatum(p->password);
+	spi_run(spi_plan(&secret_plan, secret_sql, 2, secret_types), secret_values, NULL, SPI_OK_INSERT);
+}
+
+/* A job that failed for good leaves the tenant failed, if it is still in the state the job put it in. */
+void
+tenant_state_failed(const char *tenant, const char *while_state, const char *error)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	lock_tenant(tenant);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = CStringGetTextDatum(while_state);
+	values[2] = CStringGetTextDatum(error);
+	spi_run(spi_plan(&failed_plan, failed_sql, 3, types), values, NULL, SPI_OK_UPDATE);
+}
+
+/* The Neon operations that may still run on the tenant's project, after some ended. */
+void
+tenant_state_set_pending_operations(const char *tenant, char **ids, int n)
+{
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		values[2];
+
+	lock_tenant(tenant);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = text_array(ids, n);
+	spi_run(spi_plan(&operations_plan, operations_sql, 2, types), values, NULL, SPI_OK_UPDATE);
+}

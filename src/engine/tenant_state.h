@@ -1,0 +1,15 @@
+/*
+ * tenant_state.h
+ *		Every write of the worker to neon_platform.tenants and
+ *		neon_platform.tenant_secrets (tenant_state.c).
+ */
+#ifndef NEON_PLATFORM_TENANT_STATE_H
+#define NEON_PLATFORM_TENANT_STATE_H
+
+#include "neon/neon_projects.h"
+
+extern void tenant_state_ready(const char *tenant, const NeonProject *project, const char *org_id);
+extern void tenant_state_failed(const char *tenant, const char *while_state, const char *error);
+extern void tenant_state_set_pending_operations(const char *tenant, char **ids, int n);
+
+#endif							/* NEON_PLATFORM_TENANT_STATE_H */

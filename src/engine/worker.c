@@ -1,0 +1,857 @@
+/*
+ * worker.c
+ *		The neon_platform background worker: claims due jobs, makes their API
+ *		calls through the HTTP engine under the rate limiter, and records
+ *		every answer as soon as it arrives.
+ *
+ * One loop, no transaction open while calls are in flight:
+ *
+ *	 decide what each answered call means for its job (in memory)
+ *	 record those outcomes (one short transaction for all of them)
+ *	 claim due jobs of each lane up to its room, and record the mutations
+ *	 about to leave as sent (one short transaction); then send them
+ *	 wait for the latch (work committed), a socket, a token or a deadline
+ *
+ * Nothing an application does can stall it: it takes tenant rows with
+ * NOWAIT and every other lock under lock_timeout; an outcome it cannot
+ * record now (a row held, a cancel, a deadlock) stays in memory and is
+ * recorded on a later pass, while the other jobs go on. Any error of a pass
+ * rolls back that pass's transaction and nothing else; a cancel
+ * (pg_cancel_backend) is such an error.
+ *
+ * Lanes: interactive calls go before background ones, and background work
+ * never has more than neon_platform.background_rate_share of the calls in
+ * flight or of the rate limit.
+ *
+ * Signals: SIGTERM ends the worker with exit code 1 so the postmaster
+ * restarts it; SIGHUP reloads the settings (and the key file); SIGUSR1
+ * (procsignal, e.g. for DROP DATABASE elsewhere) sets the latch and is
+ * served by CHECK_FOR_INTERRUPTS() at the top of every pass.
+ */
+#include "pg_prelude.h"
+
+#include <math.h>
+
+#include "engine/opwait.h"
+#include "engine/queue.h"
+#include "engine/secrets.h"
+#include "engine/settings.h"
+#include "engine/spi_util.h"
+#include "engine/tenant_state.h"
+#include "engine/wake.h"
+#include "engine/worker.h"
+#include "transport/ratelimit.h"
+
+#include "tcop/tcopprot.h"
+
+/* Longest sleep without looking at the queue: covers COMMIT PREPARED and clock changes. */
+#define SAFETY_POLL_SECONDS 10.0
+/* How often finished jobs and call records are pruned. */
+#define PRUNE_INTERVAL_SECONDS 60.0
+/* Retrying outcomes that could not be recorded: 0.1 s doubling up to 5 s. */
+#define RECORD_RETRY_BASE_SECONDS 0.1
+#define RECORD_RETRY_CAP_SECONDS 5.0
+/* After a failed pass, the pause before the next, and how many in a row end the worker. */
+#define FAILED_PASS_PAUSE_SECONDS 1.0
+#define FAILED_PASSES_BEFORE_EXIT 30
+/* The worker's own bounded waits on locks and statements. */
+#define WORKER_LOCK_TIMEOUT "1s"
+#define WORKER_STATEMENT_TIMEOUT "60s"
+
+#define USER_AGENT "neon_platform/" EXTVERSION
+
+typedef struct JobList
+{
+	Job		   *head;
+	Job		   *tail;
+} JobList;
+
+typedef struct Worker
+{
+	HttpEngine *engine;
+	RateLimiter limiter;		/* every call */
+	RateLimiter background_limiter; /* background calls take a token here too */
+	WaitEventSet *events;
+	MemoryContext jobs_cxt;
+	MemoryContext pass_cxt;		/* reset after every pass */
+	JobList		waiting[JOB_LANES]; /* calls ready, waiting for a token or a slot */
+	JobList		unrecorded;		/* outcomes to write (answers, or claims that cannot start) */
+	JobList		sending;		/* marked as sent in the transaction now open */
+	Job		  **fresh;			/* claimed in the transaction now open */
+	int			n_fresh;
+	int			active[JOB_LANES];	/* claimed and not yet ended */
+	double		claim_at[JOB_LANES];	/* when to look for due jobs next (http_now() clock) */
+	double		record_at;		/* when to try writing unrecorded outcomes again */
+	int			record_failures;
+	double		prune_at;
+	double		pause_until;	/* after a failed pass */
+	int			failed_passes;
+	bool		schema_ready;
+	bool		release_config_waits;	/* after a reload */
+} Worker;
+
+/* Registers the worker at server start; it runs only outside recovery. */
+void
+worker_register(void)
+{
+	BackgroundWorker worker = {0};
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "neon_platform");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "neon_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "neon_platform worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "neon_platform worker");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Appends a job to a list. */
+static void
+list_push(JobList *list, Job *job)
+{
+	job->next = NULL;
+	if (list->tail)
+		list->tail->next = job;
+	else
+		list->head = job;
+	list->tail = job;
+}
+
+/* Takes the first job of a list, or NULL. */
+static Job *
+list_pop(JobList *list)
+{
+	Job		   *job = list->head;
+
+	if (job == NULL)
+		return NULL;
+	list->head = job->next;
+	if (list->head == NULL)
+		list->tail = NULL;
+	job->next = NULL;
+	return job;
+}
+
+/* Puts a whole list in front of another, keeping its order. */
+static void
+list_prepend(JobList *list, JobList *front)
+{
+	if (front->head == NULL)
+		return;
+	front->tail->next = list->head;
+	if (list->tail == NULL)
+		list->tail = front->tail;
+	list->head = front->head;
+	front->head = front->tail = NULL;
+}
+
+/* The lane of a job's kind. */
+static JobLane
+lane_of(Job *job)
+{
+	return job->kind ? job->kind->lane : LANE_INTERACTIVE;
+}
+
+/* Most background jobs at once: their share of the calls in flight, at least one. */
+static int
+background_cap(void)
+{
+	return Max(1, neon_max_inflight_requests * neon_background_rate_share / 100);
+}
+
+/* How many more jobs of a lane may be claimed now. */
+static int
+lane_room(Worker *w, JobLane lane)
+{
+	int			room = neon_max_inflight_requests - w->active[LANE_INTERACTIVE] - w->active[LANE_BACKGROUND];
+
+	if (lane == LANE_BACKGROUND)
+		room = Min(room, background_cap() - w->active[LANE_BACKGROUND]);
+	return room;
+}
+
+/* Applies the rate settings to both token buckets. */
+static void
+configure_limiters(Worker *w, bool first)
+{
+	int			share = neon_background_rate_share;
+	int			bg_rpm = Max(1, neon_requests_per_minute * share / 100);
+	int			bg_burst = Max(1, neon_burst_per_second * share / 100);
+
+	if (first)
+	{
+		ratelimit_init(&w->limiter, neon_requests_per_minute, neon_burst_per_second, http_now());
+		ratelimit_init(&w->background_limiter, bg_rpm, bg_burst, http_now());
+		return;
+	}
+	ratelimit_configure(&w->limiter, neon_requests_per_minute, neon_burst_per_second, http_now());
+	ratelimit_configure(&w->background_limiter, bg_rpm, bg_burst, http_now());
+}
+
+/* The wait set: our latch, postmaster death, and the HTTP engine's descriptor. */
+static WaitEventSet *
+create_wait_set(HttpEngine *engine)
+{
+#if PG_VERSION_NUM >= 170000
+	WaitEventSet *set = CreateWaitEventSet(NULL, 3);
+#else
+	WaitEventSet *set = CreateWaitEventSet(TopMemoryContext, 3);
+#endif
+
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(set, WL_SOCKET_READABLE, http_engine_fd(engine), NULL, NULL);
+	return set;
+}
+
+/* Creates the engine, the rate limiters and the wait set; bounds the worker's own waits. */
+static void
+worker_setup(Worker *w)
+{
+	const char *error = NULL;
+
+	SetConfigOption("lock_timeout", WORKER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", WORKER_STATEMENT_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
+	w->engine = http_engine_create(USER_AGENT, &error);
+	if (w->engine == NULL)
+		ereport(ERROR, (errmsg("neon_platform: could not start the HTTP engine: %s", error)));
+	http_engine_configure(w->engine, neon_max_inflight_requests, neon_request_timeout_ms);
+	configure_limiters(w, true);
+	w->events = create_wait_set(w->engine);
+	w->jobs_cxt = AllocSetContextCreate(TopMemoryContext, "neon_platform jobs", ALLOCSET_DEFAULT_SIZES);
+	w->pass_cxt = AllocSetContextCreate(TopMemoryContext, "neon_platform pass", ALLOCSET_DEFAULT_SIZES);
+	secrets_reload();
+}
+
+/*
+ * Re-reads the configuration files and the key file after SIGHUP and
+ * applies what changed: a shorter job_retention at once, and jobs that
+ * waited for the configuration are due again.
+ */
+static void
+apply_new_settings(Worker *w)
+{
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	secrets_reload();
+	http_engine_configure(w->engine, neon_max_inflight_requests, neon_request_timeout_ms);
+	configure_limiters(w, false);
+	w->claim_at[LANE_INTERACTIVE] = w->claim_at[LANE_BACKGROUND] = 0;
+	w->prune_at = 0;
+	w->release_config_waits = true;
+}
+
+/*
+ * Checks that CREATE EXTENSION has run here; the first time it has, takes
+ * back the jobs a previous worker left running.
+ */
+static bool
+prepare_schema(Worker *w)
+{
+	int			recovered = 0;
+
+	db_begin("checking for the neon_platform schema");
+	w->schema_ready = queue_schema_present();
+	if (w->schema_ready)
+		recovered = queue_recover_abandoned();
+	db_commit();
+	if (recovered > 0)
+		ereport(LOG, (errmsg("neon_platform: took back %d job(s) left running by a previous worker", recovered)));
+	return w->schema_ready;
+}
+
+/* Frees a job that has ended, and makes room in its lane. */
+static void
+release_job(Worker *w, Job *job)
+{
+	JobLane		lane = lane_of(job);
+
+	w->active[lane]--;
+	w->claim_at[LANE_INTERACTIVE] = w->claim_at[LANE_BACKGROUND] = 0;
+	job_free(job);
+}
+
+/* A transient failure of a call: the same step again, after a backoff. */
+static JobOutcome
+retry_same(Job *job, HttpRequest *req)
+{
+	return job_retry_at(NULL, job_answer_text(job, req));
+}
+
+/*
+ * A mutation whose answer was lost may still land at Neon: resume at the
+ * step that looks its effect up, and not before request_timeout plus
+ * settle_margin after it was sent.
+ */
+static JobOutcome
+unknown_outcome(Job *job, HttpRequest *req)
+{
+	JobOutcome	o = job_retry_at(job->step->lookup_step, job_answer_text(job, req));
+	double		can_land_until = job->sent_at + (neon_request_timeout_ms + neon_settle_margin_ms) / 1000.0;
+
+	o.retry_in = Max(can_land_until - db_wall_clock(), 0.0);
+	return o;
+}
+
+/*
+ * What an answer means for its job. What no kind needs to interpret is
+ * decided here: a call that never left, 429 (Neon asks us to slow down, not
+ * an attempt), 423 (Neon refused without acting), 401 (the key: wait for
+ * the configuration), and a lost answer or 5xx (repeat a read; look a
+ * mutation's effect up). The rest goes to the step, or to the shared wait
+ * for operations.
+ */
+static JobOutcome
+decide(Job *job, HttpRequest *req)
+{
+	JobOutcome	o;
+
+	if (req->status == 0 && !req->maybe_sent)
+		return retry_same(job, req);
+	if (req->status == 429)
+	{
+		o = retry_same(job, req);
+		o.not_an_attempt = true;
+		return o;
+	}
+	if (req->status == 423)
+		return retry_same(job, req);
+	if (req->status == 401)
+		return job_outcome(JOB_WAIT_CONFIG, psprintf("Neon refused the API key: %s", job_answer_text(job, req)));
+	if (req->status == 0 || req->status >= 500)
+		return (job->call_is_mutation && job->step->lookup_step) ? unknown_outcome(job, req) : retry_same(job, req);
+	if (job->waiting_on_operation)
+		return opwait_handle(job, req);
+	return job->step->handle(job, req);
+}
+
+/*
+ * decide(), catching what goes wrong in a kind (a bug, an answer that
+ * trips an assertion): that job fails with the reason instead of taking
+ * the worker and every other job down.
+ */
+static JobOutcome
+decide_safely(Job *job, HttpRequest *req)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	JobOutcome	o;
+
+	PG_TRY();
+	{
+		o = decide(job, req);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		o = job_outcome(JOB_FAILED, psprintf("internal error: %s", redact_secrets(edata->message)));
+	}
+	PG_END_TRY();
+	return o;
+}
+
+/* Lets Neon's pushback (429, Retry-After) slow every call down. */
+static void
+heed_pushback(Worker *w, HttpRequest *req)
+{
+	if (req->status == 429 || req->retry_after_seconds >= 0)
+		ratelimit_throttled(&w->limiter, http_now(), req->retry_after_seconds);
+}
+
+/* Takes every call that has ended and decides, in memory, what it means. */
+static void
+collect_answers(Worker *w)
+{
+	HttpRequest *req;
+
+	while ((req = http_engine_next_done(w->engine)) != NULL)
+	{
+		Job		   *job = (Job *) req->owner;
+		MemoryContext old = MemoryContextSwitchTo(job->cxt);
+
+		heed_pushback(w, req);
+		job->answer = req;
+		job->answer_path = job->call_path;
+		job->call = NULL;
+		job->outcome = decide_safely(job, req);
+		job->unrecorded = true;
+		MemoryContextSwitchTo(old);
+		list_push(&w->unrecorded, job);
+	}
+}
+
+/* Writes one job's audit row and outcome; may throw. */
+static void
+record_one(Worker *w, Job *job)
+{
+	double		delay;
+
+	if (job->answer)
+		queue_record_call(job, job->answer);
+	if (job->operations_changed && job->tenant)
+		tenant_state_set_pending_operations(job->tenant, job->view.pending_operations,
+											job->view.n_pending_operations);
+	delay = queue_apply_outcome(job);
+	if (delay >= 0)
+		w->claim_at[lane_of(job)] = Min(w->claim_at[lane_of(job)], http_now() + delay);
+}
+
+/*
+ * record_one() in a subtransaction. Returns true when it is written. A
+ * transient failure (a tenant row somebody holds, a cancel, a deadlock)
+ * leaves the job for a later pass; any other failure fails the job with
+ * the reason, also in a subtransaction of its own.
+ */
+static bool
+record_safely(Worker *w, Job *job)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool written = false;
+	volatile bool transient = false;
+	char	   *volatile error = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		record_one(w, job);
+		ReleaseCurrentSubTransaction();
+		written = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		transient = db_error_is_transient(edata->sqlerrcode);
+		error = redact_secrets(edata->message);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+
+	if (written)
+		return true;
+	if (job->record_failures++ == 0)
+		ereport(LOG,
+				(errmsg("neon_platform: could not record the outcome of job %lld%s: %s",
+						(long long) job->id, transient ? " now; trying again" : "", error)));
+	if (transient || job->outcome.verdict == JOB_FAILED)
+		return false;
+	job->outcome = job_outcome(JOB_FAILED, MemoryContextStrdup(job->cxt, psprintf("internal error: %s", error)));
+	return record_safely(w, job);
+}
+
+/*
+ * Writes every outcome waiting to be recorded, in one short transaction.
+ * Only once it has committed do the jobs move on: those with another call
+ * to make go to the waiting list, the others are released. Those that could
+ * not be written stay for a later pass, after a growing pause.
+ */
+static void
+record_outcomes(Worker *w)
+{
+	JobList		pending = {0};
+	JobList		later = {0};
+	Job		   *job;
+
+	if (w->unrecorded.head == NULL || http_now() < w->record_at)
+		return;
+
+	db_begin("recording API calls");
+	for (job = w->unrecorded.head; job != NULL; job = job->next)
+		job->unrecorded = !record_safely(w, job);
+	db_commit();
+
+	pending = w->unrecorded;
+	w->unrecorded.head = w->unrecorded.tail = NULL;
+	while ((job = list_pop(&pending)) != NULL)
+	{
+		if (job->unrecorded)
+		{
+			list_push(&later, job);
+			continue;
+		}
+		if (job->answer)
+		{
+			http_request_free(job->answer);
+			job->answer = NULL;
+		}
+		job->operations_changed = false;
+		job->record_failures = 0;
+		if (job->outcome.verdict == JOB_CALL_AGAIN)
+			list_push(&w->waiting[lane_of(job)], job);
+		else
+			release_job(w, job);
+	}
+	w->unrecorded = later;
+	if (later.head == NULL)
+		w->record_failures = 0;
+	else
+		w->record_at = http_now() + Min(RECORD_RETRY_BASE_SECONDS * pow(2.0, w->record_failures++),
+										RECORD_RETRY_CAP_SECONDS);
+}
+
+/*
+ * Readies the first call of a job just claimed (or its outcome when it
+ * cannot start) and queues it where it belongs, marked as claimed in the
+ * open transaction until that commits.
+ */
+static void
+start_claimed_job(Worker *w, Job *job)
+{
+	w->active[lane_of(job)]++;
+	if (!job->unrecorded)
+	{
+		MemoryContext old = MemoryContextSwitchTo(job->cxt);
+
+		job->outcome = job_build_call(job);
+		job->unrecorded = job->outcome.verdict != JOB_CALL_AGAIN;
+		MemoryContextSwitchTo(old);
+	}
+	job->claimed_now = true;
+	w->fresh[w->n_fresh++] = job;
+	list_push(job->unrecorded ? &w->unrecorded : &w->waiting[lane_of(job)], job);
+}
+
+/* Claims the due jobs of one lane, up to its room; sets when to look again. */
+static void
+claim_lane(Worker *w, JobLane lane, double now)
+{
+	int			room = lane_room(w, lane);
+	double		next_due;
+	int			claimed = 0;
+	Job		   *job;
+	Job		   *next;
+
+	if (room <= 0 || now < w->claim_at[lane])
+		return;
+	job = queue_claim(lane, room, w->jobs_cxt, &next_due);
+	for (; job != NULL; job = next)
+	{
+		next = job->next;
+		start_claimed_job(w, job);
+		claimed++;
+	}
+	if (claimed == room)
+		w->claim_at[lane] = now;
+	else if (next_due < 0)
+		w->claim_at[lane] = now + SAFETY_POLL_SECONDS;
+	else
+		w->claim_at[lane] = now + Min(next_due, SAFETY_POLL_SECONDS);
+}
+
+/* Whether this pass should look for due jobs. */
+static bool
+claim_due(Worker *w, double now)
+{
+	if (neon_paused)
+		return false;
+	if (w->release_config_waits)
+		return true;
+	if (lane_room(w, LANE_INTERACTIVE) <= 0)
+		return false;
+	return now >= w->claim_at[LANE_INTERACTIVE] || now >= w->claim_at[LANE_BACKGROUND];
+}
+
+/* Whether a call of this lane may take a token now (and takes it). */
+static bool
+take_token(Worker *w, JobLane lane, double now)
+{
+	if (lane == LANE_BACKGROUND && ratelimit_wait_seconds(&w->background_limiter, now) > 0)
+		return false;
+	if (!ratelimit_try_take(&w->limiter, now))
+		return false;
+	if (lane == LANE_BACKGROUND)
+		ratelimit_try_take(&w->background_limiter, now);
+	return true;
+}
+
+/* Moves waiting calls to the sending list while tokens and slots allow, interactive first. */
+static void
+pick_calls_to_send(Worker *w)
+{
+	double		now = http_now();
+	int			slots = neon_max_inflight_requests - http_engine_inflight(w->engine);
+	int			picked = 0;
+	int			lane;
+
+	for (lane = 0; lane < JOB_LANES; lane++)
+	{
+		while (w->waiting[lane].head != NULL && picked < slots && take_token(w, lane, now))
+		{
+			list_push(&w->sending, list_pop(&w->waiting[lane]));
+			picked++;
+		}
+	}
+}
+
+/* Records that the mutations among the calls about to be sent leave now. */
+static void
+mark_mutations_sent(Worker *w)
+{
+	Job		  **mutations = palloc(sizeof(Job *) * Max(neon_max_inflight_requests, 1));
+	int			n = 0;
+	Job		   *job;
+
+	for (job = w->sending.head; job != NULL; job = job->next)
+		if (job->call_is_mutation)
+			mutations[n++] = job;
+	if (n > 0)
+		queue_mark_sent(mutations, n);
+}
+
+/*
+ * In one short transaction: claims due jobs, interactive ones first (after
+ * a reload, first making the jobs that waited for the configuration due),
+ * picks the calls that tokens and slots allow, and records the mutations
+ * among them as sent (jobs.mutation_sent_at). Only once it has committed
+ * do those calls leave.
+ */
+static void
+claim_and_send(Worker *w)
+{
+	double		now = http_now();
+	bool		claim = claim_due(w, now);
+	Job		   *job;
+	int			i;
+
+	if (!claim && w->waiting[LANE_INTERACTIVE].head == NULL && w->waiting[LANE_BACKGROUND].head == NULL)
+		return;
+	w->fresh = palloc(sizeof(Job *) * Max(neon_max_inflight_requests, 1));
+	w->n_fresh = 0;
+	db_begin("claiming jobs and recording mutations about to be sent");
+	if (claim && w->release_config_waits)
+		queue_release_config_waits();
+	if (claim)
+	{
+		claim_lane(w, LANE_INTERACTIVE, now);
+		claim_lane(w, LANE_BACKGROUND, now);
+	}
+	pick_calls_to_send(w);
+	mark_mutations_sent(w);
+	db_commit();
+	w->release_config_waits &= !claim;
+	for (i = 0; i < w->n_fresh; i++)
+		w->fresh[i]->claimed_now = false;
+	w->n_fresh = 0;
+
+	while ((job = list_pop(&w->sending)) != NULL)
+	{
+		if (!http_engine_submit(w->engine, job->call))
+			ereport(ERROR,
+					(errmsg("neon_platform: could not start %s %s: %s",
+							job->call->method, job->call_path, job->call->error)));
+	}
+}
+
+/* Deletes old finished jobs and call records, once a minute. */
+static void
+prune_old_rows(Worker *w)
+{
+	double		now = http_now();
+
+	if (now < w->prune_at)
+		return;
+	w->prune_at = now + PRUNE_INTERVAL_SECONDS;
+	if (neon_job_retention_s <= 0)
+		return;
+	db_begin("pruning finished jobs");
+	queue_prune(neon_job_retention_s);
+	db_commit();
+}
+
+/* Seconds until a waiting call of some lane can take a token, or -1 when none waits. */
+static double
+token_wait_seconds(Worker *w, double now)
+{
+	double		wait = -1;
+
+	if (http_engine_inflight(w->engine) >= neon_max_inflight_requests)
+		return -1;
+	if (w->waiting[LANE_INTERACTIVE].head != NULL)
+		wait = ratelimit_wait_seconds(&w->limiter, now);
+	if (w->waiting[LANE_BACKGROUND].head != NULL)
+	{
+		double		bg = Max(ratelimit_wait_seconds(&w->limiter, now),
+							 ratelimit_wait_seconds(&w->background_limiter, now));
+
+		wait = wait < 0 ? bg : Min(wait, bg);
+	}
+	return wait;
+}
+
+/* How long the loop may sleep before something needs doing, in milliseconds. */
+static long
+next_timeout_ms(Worker *w)
+{
+	double		now = http_now();
+	double		seconds = SAFETY_POLL_SECONDS;
+	long		engine_ms = http_engine_timeout_ms(w->engine);
+	double		tokens = token_wait_seconds(w, now);
+	int			lane;
+
+	if (engine_ms >= 0)
+		seconds = Min(seconds, engine_ms / 1000.0);
+	if (tokens >= 0)
+		seconds = Min(seconds, tokens);
+	for (lane = 0; lane < JOB_LANES && !neon_paused; lane++)
+		if (lane_room(w, lane) > 0)
+			seconds = Min(seconds, w->claim_at[lane] - now);
+	if (w->unrecorded.head != NULL)
+		seconds = Min(seconds, w->record_at - now);
+	seconds = Min(seconds, w->prune_at - now);
+	seconds = Max(seconds, w->pause_until - now);
+	return seconds <= 0 ? 0 : (long) ceil(seconds * 1000.0);
+}
+
+/* Sleeps until the latch, a socket or the timeout; then moves the calls on. */
+static void
+wait_for_events(Worker *w, long timeout_ms)
+{
+	WaitEvent	events[3];
+	int			n;
+	int			i;
+
+	n = WaitEventSetWait(w->events, timeout_ms, events, lengthof(events), PG_WAIT_EXTENSION);
+	for (i = 0; i < n; i++)
+	{
+		if (events[i].events & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			w->claim_at[LANE_INTERACTIVE] = w->claim_at[LANE_BACKGROUND] = 0;
+		}
+	}
+	http_engine_perform(w->engine);
+}
+
+/* One pass of the loop; may throw (see run_pass). */
+static void
+worker_pass(Worker *w)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+		apply_new_settings(w);
+	if (!w->schema_ready && !prepare_schema(w))
+		return;
+	collect_answers(w);
+	record_outcomes(w);
+	claim_and_send(w);
+	prune_old_rows(w);
+}
+
+/* Lets go of the jobs of a list whose claim was rolled back: the table has them queued again. */
+static void
+drop_uncommitted_claims(Worker *w, JobList *list)
+{
+	JobList		keep = {0};
+	Job		   *job;
+
+	while ((job = list_pop(list)) != NULL)
+	{
+		if (!job->claimed_now)
+			list_push(&keep, job);
+		else
+		{
+			w->active[lane_of(job)]--;
+			job_free(job);
+		}
+	}
+	*list = keep;
+}
+
+/*
+ * Undoes what a failed pass left half done: the transaction is rolled back,
+ * so jobs claimed in it are let go, and calls marked as sent in it go back
+ * to the front of their lane's queue.
+ */
+static void
+recover_from_failed_pass(Worker *w, ErrorData *edata)
+{
+	JobList		back[JOB_LANES] = {{0}};
+	Job		   *job;
+	int			lane;
+
+	AbortCurrentTransaction();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	while ((job = list_pop(&w->sending)) != NULL)
+		list_push(&back[lane_of(job)], job);
+	for (lane = 0; lane < JOB_LANES; lane++)
+	{
+		list_prepend(&w->waiting[lane], &back[lane]);
+		drop_uncommitted_claims(w, &w->waiting[lane]);
+	}
+	drop_uncommitted_claims(w, &w->unrecorded);
+	w->n_fresh = 0;
+	w->pause_until = http_now() + FAILED_PASS_PAUSE_SECONDS;
+	ereport(LOG,
+			(errmsg("neon_platform: worker pass failed, trying again in %.0f s: %s",
+					FAILED_PASS_PAUSE_SECONDS, redact_secrets(edata->message))));
+	if (++w->failed_passes >= FAILED_PASSES_BEFORE_EXIT)
+	{
+		ereport(LOG, (errmsg("neon_platform: %d worker passes failed in a row; restarting the worker",
+							 w->failed_passes)));
+		proc_exit(1);
+	}
+}
+
+/*
+ * A pass with its errors caught: a cancel, a lock timeout or a broken
+ * statement costs that pass's transaction, never the answers held in memory.
+ */
+static void
+run_pass(Worker *w)
+{
+	MemoryContext old = MemoryContextSwitchTo(w->pass_cxt);
+
+	PG_TRY();
+	{
+		if (http_now() >= w->pause_until)
+		{
+			worker_pass(w);
+			w->failed_passes = 0;
+		}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(w->pass_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		recover_from_failed_pass(w, edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(w->pass_cxt);
+}
+
+/* Entry point of the background worker. */
+void
+neon_worker_main(Datum arg pg_attribute_unused())
+{
+	Worker		w = {0};
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(neon_database_name, NULL, 0);
+	pgstat_report_appname("neon_platform worker");
+	wake_advertise_worker();
+	worker_setup(&w);
+	ereport(LOG, (errmsg("neon_platform worker started in database \"%s\"", neon_database_name)));
+
+	for (;;)
+	{
+		run_pass(&w);
+		wait_for_events(&w, next_timeout_ms(&w));
+	}
+}

@@ -1,0 +1,13 @@
+/*
+ * kinds.h
+ *		Every job kind, one file each under src/kinds/, listed in
+ *		src/engine/registry.c.
+ */
+#ifndef NEON_PLATFORM_KINDS_H
+#define NEON_PLATFORM_KINDS_H
+
+#include "engine/job.h"
+
+extern const JobKind provision_kind;
+
+#endif							/* NEON_PLATFORM_KINDS_H */

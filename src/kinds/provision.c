@@ -1,0 +1,380 @@
+/*
+ * provision.c
+ *		The provision job: one Neon project per tenant, never two.
+ *
+ * Input (jobs.args, written by neon_provision at enqueue time):
+ *   {"tier": "pro", "project_name": "tenant-acme",
+ *    "plan": {the tier's row as it was then: organization, region_id, ...}}
+ *
+ * Normally a single call, POST /projects, whose 201 answer carries all the
+ * tenant needs (ids, hosts, role and password). Its operations keep running
+ * at Neon; they are stored on the tenant so that only a later mutation of
+ * the project waits for them.
+ *
+ * When the outcome of a create is unknown, the engine resumes at
+ * find_existing once the create can no longer land: look the project up by
+ * its deterministic name and, if it exists, read its endpoint and
+ * connection URI instead of creating it.
+ *
+ *	 create ──201──> done
+ *	   │ unknown outcome (after request_timeout + settle_margin)
+ *	   v
+ *	 find_existing ──not found──> create
+ *	   │ found
+ *	   v
+ *	 fetch_endpoints ──> fetch_connection_uri ──> done
+ *
+ * Cost: 1 request per tenant; 4 or more when an answer was lost.
+ */
+#include "pg_prelude.h"
+
+#include "engine/job_args.h"
+#include "engine/tenant_state.h"
+#include "kinds/kinds.h"
+#include "neon/neon_connection_uri.h"
+#include "neon/neon_endpoints.h"
+
+#define STEP_CREATE "create"
+#define STEP_FIND "find_existing"
+#define STEP_ENDPOINTS "fetch_endpoints"
+#define STEP_CONNECTION_URI "fetch_connection_uri"
+
+/* Names given to each tenant's database and owner role, so a lost answer can be recovered. */
+#define TENANT_DATABASE "neondb"
+#define TENANT_ROLE "neondb_owner"
+
+/* Projects per page when searching by name (Neon's maximum). */
+#define SEARCH_PAGE_SIZE 400
+
+typedef struct Provision
+{
+	NeonProjectSpec spec;		/* strings in the job's memory */
+	NeonProject project;		/* malloc'd strings, from the answers */
+	char	   *list_cursor;	/* paging through GET /projects?search= */
+} Provision;
+
+/* The kind's state of a job. */
+static Provision *
+state_of(Job *job)
+{
+	return (Provision *) job->state;
+}
+
+/* A string of the args, copied into the job's memory; NULL (and *missing set) when absent. */
+static const char *
+arg_string(Job *job, JobArgs *args, const char *path, const char **missing)
+{
+	const char *value = job_args_string(args, path);
+
+	if (value == NULL)
+	{
+		*missing = psprintf("args.%s is missing", path);
+		return NULL;
+	}
+	return MemoryContextStrdup(job->cxt, value);
+}
+
+/* A number of the args; 0 (and *missing set) when absent. */
+static double
+arg_number(JobArgs *args, const char *path, const char **missing)
+{
+	double		value = 0;
+
+	if (!job_args_number(args, path, &value))
+		*missing = psprintf("args.%s is missing", path);
+	return value;
+}
+
+/* Fills the project spec from the plan the caller asked for. */
+static void
+read_spec(Job *job, JobArgs *args, NeonProjectSpec *spec, const char **missing)
+{
+	spec->name = arg_string(job, args, "project_name", missing);
+	spec->region_id = arg_string(job, args, "plan.region_id", missing);
+	spec->pg_version = (int) arg_number(args, "plan.pg_version", missing);
+	spec->history_retention_seconds = (long long) arg_number(args, "plan.restore_window_seconds", missing);
+	spec->autoscaling_min_cu = arg_number(args, "plan.autoscaling_min_cu", missing);
+	spec->autoscaling_max_cu = arg_number(args, "plan.autoscaling_max_cu", missing);
+	spec->suspend_timeout_seconds = (int) arg_number(args, "plan.suspend_timeout_seconds", missing);
+	spec->active_time_seconds = (long long) arg_number(args, "plan.active_time_seconds", missing);
+	spec->compute_time_seconds = (long long) arg_number(args, "plan.compute_time_seconds", missing);
+	spec->written_data_bytes = (long long) arg_number(args, "plan.written_data_bytes", missing);
+	spec->data_transfer_bytes = (long long) arg_number(args, "plan.data_transfer_bytes", missing);
+	spec->logical_size_bytes = (long long) arg_number(args, "plan.logical_size_bytes", missing);
+	spec->database_name = TENANT_DATABASE;
+	spec->role_name = TENANT_ROLE;
+}
+
+/* Reads the plan from jobs.args and what an earlier run found from jobs.progress. */
+static bool
+provision_load(Job *job, const char *args_text, const char *progress_text, const char **error)
+{
+	Provision  *p = MemoryContextAllocZero(job->cxt, sizeof(Provision));
+	JobArgs    *args = job_args_parse(args_text, error);
+	JobArgs    *progress;
+	const char *organization;
+	const char *value;
+
+	if (args == NULL)
+		return false;
+	*error = NULL;
+	job->state = p;
+	read_spec(job, args, &p->spec, error);
+	organization = arg_string(job, args, "plan.organization", error);
+	job_args_free(args);
+	if (*error)
+		return false;
+	job->view.organization = (char *) organization;
+
+	progress = job_args_parse(progress_text, error);
+	if (progress == NULL)
+		return false;
+	if ((value = job_args_string(progress, "project_id")) != NULL)
+		p->project.project_id = strdup(value);
+	if ((value = job_args_string(progress, "cursor")) != NULL)
+		p->list_cursor = MemoryContextStrdup(job->cxt, value);
+	job_args_free(progress);
+	return true;
+}
+
+/* What the job found so far, for jobs.progress. */
+static char *
+provision_save_progress(Job *job)
+{
+	Provision  *p = state_of(job);
+	StringInfoData buf;
+
+	if (p->project.project_id == NULL && p->list_cursor == NULL)
+		return NULL;
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	if (p->project.project_id)
+	{
+		appendStringInfoString(&buf, "\"project_id\": ");
+		escape_json(&buf, p->project.project_id);
+	}
+	if (p->list_cursor)
+	{
+		appendStringInfoString(&buf, p->project.project_id ? ", \"cursor\": " : "\"cursor\": ");
+		escape_json(&buf, p->list_cursor);
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/* POST /projects with the plan. */
+static bool
+build_create(Job *job, const char **error)
+{
+	Provision  *p = state_of(job);
+
+	p->spec.org_id = job_tenant_org_id(job);
+	return job_set_call(job, "POST", KEY_TENANT_ORG, pstrdup("/projects"),
+						neon_build_create_project(&p->spec), error);
+}
+
+/* GET /projects?search=NAME, one page. */
+static bool
+build_find(Job *job, const char **error)
+{
+	Provision  *p = state_of(job);
+	char	   *path = p->list_cursor
+		? api_path("/projects?search=%s&limit=%d&cursor=%s", p->spec.name, SEARCH_PAGE_SIZE, p->list_cursor)
+		: api_path("/projects?search=%s&limit=%d", p->spec.name, SEARCH_PAGE_SIZE);
+
+	return job_set_call(job, "GET", KEY_TENANT_ORG, path, NULL, error);
+}
+
+/* GET /projects/{id}/endpoints of the project found. */
+static bool
+build_endpoints(Job *job, const char **error)
+{
+	return job_set_call(job, "GET", KEY_TENANT_ORG,
+						api_path("/projects/%s/endpoints", state_of(job)->project.project_id), NULL, error);
+}
+
+/* GET /projects/{id}/connection_uri of the project found: its role's password. */
+static bool
+build_connection_uri(Job *job, const char **error)
+{
+	NeonProject *project = &state_of(job)->project;
+
+	return job_set_call(job, "GET", KEY_TENANT_ORG,
+						api_path("/projects/%s/connection_uri?database_name=%s&role_name=%s&branch_id=%s&pooled=false",
+								 project->project_id, TENANT_DATABASE, TENANT_ROLE, project->branch_id),
+						NULL, error);
+}
+
+/*
+ * An answer the parsers did not take: one that is not even JSON (a broken
+ * proxy) is tried again; one that is JSON but holds a value that fails its
+ * check (a hostile or broken server) fails the job, nothing stored.
+ */
+static JobOutcome
+refused_answer(Job *job, HttpRequest *req, char *error)
+{
+	JobOutcome	o;
+
+	if (json_text_parses(req->response))
+		o = job_outcome(JOB_FAILED, psprintf("refused Neon's answer to %s %s: %s",
+											 req->method, job->answer_path, error));
+	else
+		o = job_retry_at(NULL, psprintf("unreadable answer to %s %s: %s", req->method, job->answer_path, error));
+	free(error);
+	return o;
+}
+
+/* The job's result: where the project is, for neon_platform.jobs.result. */
+static const char *
+result_json(NeonProject *project, bool recovered)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"project_id\": ");
+	escape_json(&buf, project->project_id);
+	appendStringInfoString(&buf, ", \"branch_id\": ");
+	escape_json(&buf, project->branch_id);
+	appendStringInfoString(&buf, ", \"endpoint_id\": ");
+	escape_json(&buf, project->endpoint_id ? project->endpoint_id : "");
+	appendStringInfo(&buf, ", \"recovered\": %s}", recovered ? "true" : "false");
+	return buf.data;
+}
+
+/* The project is known in full: the job succeeds. */
+static JobOutcome
+succeeded(Job *job, bool recovered)
+{
+	NeonProject *project = &state_of(job)->project;
+	JobOutcome	o = job_outcome(JOB_SUCCEEDED, NULL);
+
+	if (project->database_name == NULL)
+		project->database_name = strdup(TENANT_DATABASE);
+	if (project->role_name == NULL)
+		project->role_name = strdup(TENANT_ROLE);
+	o.result_json = result_json(project, recovered);
+	return o;
+}
+
+/* The answer to POST /projects. */
+static JobOutcome
+handle_create(Job *job, HttpRequest *req)
+{
+	Provision  *p = state_of(job);
+	char	   *error = NULL;
+
+	if (req->status >= 300)
+		return job_outcome(JOB_FAILED, job_answer_text(job, req));
+	if (neon_parse_create_project(req->response, &p->project, &error))
+		return succeeded(job, false);
+	neon_project_free(&p->project);
+	if (json_text_parses(req->response))
+		return refused_answer(job, req, error);
+	/* Neon created something we cannot read: find it rather than create again. */
+	free(error);
+	return job_next_step(job, STEP_FIND);
+}
+
+/* A page of GET /projects?search=: our project, the next page, or create it. */
+static JobOutcome
+handle_find(Job *job, HttpRequest *req)
+{
+	Provision  *p = state_of(job);
+	char	   *project_id = NULL;
+	char	   *last_id = NULL;
+	char	   *error = NULL;
+	int			count = 0;
+
+	if (req->status >= 300)
+		return job_outcome(JOB_FAILED, job_answer_text(job, req));
+	if (!neon_find_project_by_name(req->response, p->spec.name, &project_id, &last_id, &count, &error))
+		return refused_answer(job, req, error);
+	p->list_cursor = NULL;
+	if (project_id != NULL)
+	{
+		free(p->project.project_id);
+		p->project.project_id = project_id;
+		free(last_id);
+		return job_next_step(job, STEP_ENDPOINTS);
+	}
+	if (count >= SEARCH_PAGE_SIZE && last_id != NULL)
+	{
+		p->list_cursor = MemoryContextStrdup(job->cxt, last_id);
+		free(last_id);
+		return job_next_step(job, STEP_FIND);
+	}
+	free(last_id);
+	return job_next_step(job, STEP_CREATE);
+}
+
+/* The endpoints of a project found by name. */
+static JobOutcome
+handle_endpoints(Job *job, HttpRequest *req)
+{
+	char	   *error = NULL;
+
+	if (req->status >= 300)
+		return job_outcome(JOB_FAILED, job_answer_text(job, req));
+	if (!neon_parse_endpoints(req->response, &state_of(job)->project, &error))
+		return refused_answer(job, req, error);
+	return job_next_step(job, STEP_CONNECTION_URI);
+}
+
+/* The connection URI of a project found by name: the last piece. */
+static JobOutcome
+handle_connection_uri(Job *job, HttpRequest *req)
+{
+	NeonProject *project = &state_of(job)->project;
+	char	   *error = NULL;
+
+	if (req->status >= 300)
+		return job_outcome(JOB_FAILED, job_answer_text(job, req));
+	if (!neon_parse_connection_uri(req->response, project, &error))
+		return refused_answer(job, req, error);
+	if (project->pooler_host == NULL && project->host != NULL)
+		project->pooler_host = neon_pooler_host(project->host);
+	return succeeded(job, true);
+}
+
+/* Writes the tenant's project and password; the tenant becomes ready. */
+static void
+provision_record_success(Job *job)
+{
+	tenant_state_ready(job->tenant, &state_of(job)->project, job_tenant_org_id(job));
+}
+
+/* A provisioning that failed for good leaves the tenant failed, with the reason. */
+static void
+provision_record_failure(Job *job, const char *error)
+{
+	tenant_state_failed(job->tenant, "provisioning", error);
+}
+
+/* Frees the answers' strings (the password is wiped). */
+static void
+provision_release(Job *job)
+{
+	if (job->state)
+		neon_project_free(&state_of(job)->project);
+}
+
+static const JobStep provision_steps[] = {
+	{.name = STEP_CREATE, .mutation = true, .lookup_step = STEP_FIND,
+	.build = build_create, .handle = handle_create},
+	{.name = STEP_FIND, .build = build_find, .handle = handle_find},
+	{.name = STEP_ENDPOINTS, .build = build_endpoints, .handle = handle_endpoints},
+	{.name = STEP_CONNECTION_URI, .build = build_connection_uri, .handle = handle_connection_uri},
+	{.name = NULL}
+};
+
+const JobKind provision_kind = {
+	.name = "provision",
+	.lane = LANE_INTERACTIVE,
+	.needs_tenant = true,
+	.steps = provision_steps,
+	.load = provision_load,
+	.save_progress = provision_save_progress,
+	.record_success = provision_record_success,
+	.record_failure = provision_record_failure,
+	.release = provision_release,
+};
