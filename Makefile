@@ -48,6 +48,9 @@ test/unit/%: test/unit/%.c $(wildcard src/transport/*.c src/neon/*.c src/transpo
 
 UNIT_TESTS   = test/unit/test_ratelimit test/unit/test_neon_json test/unit/test_http
 
+# PGXS tracks no header dependencies: rebuild every object when a header changes.
+$(OBJS): $(wildcard src/*.h src/*/*.h)
+
 $(INSTALL_SQL): $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 

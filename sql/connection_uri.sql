@@ -10,6 +10,19 @@ SELECT neon_connection_uri('nobody');
 \echo sqlstate :LAST_ERROR_SQLSTATE
 SELECT neon_connection_uri(NULL);
 \echo sqlstate :LAST_ERROR_SQLSTATE
+-- A huge name comes back cut to 64 characters.
+SELECT neon_connection_uri(repeat('x', 1000000));
+\echo sqlstate :LAST_ERROR_SQLSTATE
+DO $$
+DECLARE
+    msg text;
+BEGIN
+    PERFORM neon_connection_uri(repeat('x', 1000000));
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+    RAISE NOTICE 'sqlstate %, message of % characters', SQLSTATE, length(msg);
+END
+$$;
 
 -- A tenant still being provisioned.
 SELECT neon_provision('umbrella', 'pro') IS NOT NULL AS enqueued;
@@ -54,6 +67,25 @@ SELECT neon_connection_uri('umbrella', branch => 'br-cool-sun-a1b2c3d4', pooled 
 SELECT neon_connection_uri('umbrella', 'br-no-such-branch');
 \echo sqlstate :LAST_ERROR_SQLSTATE
 SELECT neon_connection_uri('umbrella', 'main');
+-- A huge branch name comes back cut to 64 characters.
+SELECT neon_connection_uri('umbrella', repeat('b', 1000000));
+\echo sqlstate :LAST_ERROR_SQLSTATE
+DO $$
+DECLARE
+    msg text;
+BEGIN
+    PERFORM neon_connection_uri('umbrella', repeat('b', 1000000));
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+    RAISE NOTICE 'sqlstate %, message of % characters', SQLSTATE, length(msg);
+END
+$$;
+
+-- pooled => NULL is an error, not a guess at one of the two hosts.
+SELECT neon_connection_uri('umbrella', pooled => NULL);
+\echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT neon_connection_uri('umbrella', 'br-cool-sun-a1b2c3d4', NULL);
+\echo sqlstate :LAST_ERROR_SQLSTATE
 
 -- Tenant names are case-sensitive.
 SELECT neon_connection_uri('UMBRELLA');

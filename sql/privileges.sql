@@ -8,6 +8,18 @@ ALTER TABLE neon_platform.jobs ALTER COLUMN id RESTART WITH 3001;
 
 CREATE ROLE regress_neon_user LOGIN;
 
+-- The worker starts once the test database exists (it restarts every
+-- second until then): wait until it has run a pass, so it shows below.
+DO $$
+BEGIN
+    FOR i IN 1..600 LOOP
+        PERFORM pg_stat_clear_snapshot();
+        EXIT WHEN EXISTS (SELECT FROM neon_platform.worker WHERE state IS NOT NULL);
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+
 -- As superuser the keys can be shown (none is set in test/regress.conf).
 SHOW neon_platform.free_org_api_key;
 SHOW neon_platform.paid_org_api_key;
@@ -32,10 +44,19 @@ SELECT current_user;
 -- Everything but the secrets is readable.
 SELECT name, organization FROM neon_platform.tiers ORDER BY name;
 SELECT tenant, tier, state, project_id, host, pooler_host FROM neon_platform.tenants ORDER BY tenant;
-SELECT tenant, kind, args, state FROM neon_platform.jobs ORDER BY id;
+SELECT tenant, kind, args->>'tier' AS args_tier, args->>'project_name' AS args_project_name,
+       args->'plan'->>'organization' AS plan_organization, state
+  FROM neon_platform.jobs ORDER BY id;
 SELECT method, path, status, latency_ms, request_id FROM neon_platform.api_calls ORDER BY id;
 SELECT kind, state, jobs FROM neon_platform.queue_summary ORDER BY kind, state;
-SELECT pid, state FROM neon_platform.worker LIMIT 0;
+-- The worker runs (paused) in this instance: its state and activity show
+-- through neon_platform.worker, though pg_stat_activity hides from an
+-- ordinary role even which backend is the worker.
+SELECT count(*) AS workers, bool_and(pid IS NOT NULL) AS has_pid,
+       bool_and(state IS NOT NULL) AS state_visible, bool_and(backend_start IS NOT NULL) AS has_start
+  FROM neon_platform.worker;
+SELECT count(*) AS worker_rows_in_pg_stat_activity
+  FROM pg_stat_activity WHERE backend_type = 'neon_platform worker';
 
 -- Not the role passwords.
 SELECT * FROM neon_platform.tenant_secrets;
@@ -98,6 +119,11 @@ SET neon_platform.database_name = 'postgres';
 SET neon_platform.project_name_prefix = 'tenant-wayne';
 
 RESET ROLE;
+-- neon_platform.worker reads a SECURITY DEFINER function every role may call.
+SELECT p.oid::regprocedure AS function, p.prosecdef AS security_definer, p.proconfig AS config,
+       has_function_privilege('regress_neon_user', p.oid, 'EXECUTE') AS user_can_execute,
+       has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute
+  FROM pg_proc AS p WHERE p.oid = 'neon_platform.worker_status()'::regprocedure;
 GRANT EXECUTE ON FUNCTION neon_provision(text, text), neon_connection_uri(text, text, boolean)
    TO regress_neon_user;
 SET ROLE regress_neon_user;
@@ -110,7 +136,9 @@ SELECT neon_provision('robin', 'pro');
 SELECT neon_wait((SELECT id FROM neon_platform.jobs WHERE tenant = 'robin'), '0.1 s');
 \echo sqlstate :LAST_ERROR_SQLSTATE
 SELECT tenant, tier, organization, project_name, state FROM neon_platform.tenants ORDER BY tenant;
-SELECT tenant, kind, args, state FROM neon_platform.jobs ORDER BY id;
+SELECT tenant, kind, args->>'tier' AS args_tier, args->>'project_name' AS args_project_name,
+       args->'plan'->>'organization' AS plan_organization, state
+  FROM neon_platform.jobs ORDER BY id;
 SELECT neon_connection_uri('wayne');
 SELECT neon_connection_uri('wayne', pooled => false);
 SELECT neon_connection_uri('robin');

@@ -23,6 +23,20 @@ SELECT neon_provision(E'acme\n');
 SELECT neon_provision('acme$');
 SELECT neon_provision(repeat('a', 64));
 \echo sqlstate :LAST_ERROR_SQLSTATE
+-- A huge name comes back cut to 64 characters, never whole.
+SELECT neon_provision(repeat('x', 1000000));
+\echo sqlstate :LAST_ERROR_SQLSTATE
+DO $$
+DECLARE
+    msg text;
+BEGIN
+    PERFORM neon_provision(repeat('x', 1000000));
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+    RAISE NOTICE 'sqlstate %, message of % characters, ends with %',
+        SQLSTATE, length(msg), right(msg, 6);
+END
+$$;
 
 -- Unknown tiers: the HINT lists the tiers there are.
 SELECT neon_provision('acme', 'gold');
@@ -30,6 +44,19 @@ SELECT neon_provision('acme', 'gold');
 SELECT neon_provision('acme', 'Free');
 SELECT neon_provision('acme', NULL);
 \echo sqlstate :LAST_ERROR_SQLSTATE
+-- A huge tier name comes back cut to 64 characters too.
+SELECT neon_provision('acme', repeat('t', 1000000));
+\echo sqlstate :LAST_ERROR_SQLSTATE
+DO $$
+DECLARE
+    msg text;
+BEGIN
+    PERFORM neon_provision('acme', repeat('t', 1000000));
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+    RAISE NOTICE 'sqlstate %, message of % characters', SQLSTATE, length(msg);
+END
+$$;
 
 -- Nothing half-done after those errors.
 SELECT (SELECT count(*) FROM neon_platform.tenants) AS tenants,
@@ -41,9 +68,14 @@ SELECT :acme_job AS acme_job;
 SELECT tenant, tier, organization, project_name, state, project_id, branch_id, endpoint_id,
        host, pooler_host, pending_operations, last_error, ready_at IS NULL AS not_ready_yet
   FROM neon_platform.tenants ORDER BY tenant;
-SELECT id, tenant, kind, args, state, step, attempts, lease_until, last_http_status, last_error,
-       result, started_at, finished_at, run_after <= now() AS due_now
+SELECT id, tenant, kind, state, step, attempts, progress, mutation_sent_at, last_http_status,
+       last_error, result, started_at, finished_at, run_after <= now() AS due_now
   FROM neon_platform.jobs ORDER BY id;
+-- The job carries what the worker needs: the tier, the project name, and
+-- the tier's whole row as the plan, as it was at enqueue time.
+SELECT jsonb_pretty(args) AS args FROM neon_platform.jobs WHERE id = :acme_job;
+SELECT args->'plan' = (SELECT to_jsonb(r) FROM neon_platform.tiers AS r WHERE r.name = 'pro') AS plan_is_tier_row
+  FROM neon_platform.jobs WHERE id = :acme_job;
 SELECT kind, state, jobs, next_run_after IS NOT NULL AS has_next_run_after, max_attempts_so_far
   FROM neon_platform.queue_summary ORDER BY kind, state;
 
@@ -65,7 +97,9 @@ SELECT neon_provision('globex') AS globex_job \gset
 SELECT neon_provision('Init.ech_42@x-y') IS NOT NULL AS enqueued;
 SELECT neon_provision(repeat('z', 63)) IS NOT NULL AS enqueued;
 SELECT neon_provision('7eleven', 'pro') IS NOT NULL AS enqueued;
-SELECT t.tenant, t.tier, t.organization, t.project_name, t.state, j.kind, j.args, j.state AS job_state
+SELECT t.tenant, t.tier, t.organization, t.project_name, t.state, j.kind, j.state AS job_state,
+       j.args->>'tier' AS args_tier, j.args->>'project_name' = t.project_name AS args_project_name,
+       j.args->'plan'->>'organization' AS plan_organization, j.args->'plan'->>'name' AS plan_name
   FROM neon_platform.tenants AS t JOIN neon_platform.jobs AS j USING (tenant)
  ORDER BY j.id;
 
@@ -101,7 +135,8 @@ SELECT neon_provision('globex') AS globex_retry \gset
 SELECT :globex_retry > :globex_job AS new_job;
 SELECT tenant, tier, state, last_error FROM neon_platform.tenants WHERE tenant = 'globex';
 -- The retry starts by looking for a project the failed attempt may have created.
-SELECT id = :globex_job AS first_job, state, attempts, args, step
+SELECT id = :globex_job AS first_job, state, attempts, step, args->>'tier' AS args_tier,
+       args->>'project_name' AS args_project_name, args->'plan'->>'organization' AS plan_organization
   FROM neon_platform.jobs WHERE tenant = 'globex' ORDER BY id;
 -- ... and a second call returns the new job.
 SELECT neon_provision('globex') = :globex_retry AS same_job;
@@ -134,6 +169,68 @@ SELECT neon_provision('collide');
 \echo sqlstate :LAST_ERROR_SQLSTATE
 SELECT count(*) AS collide_rows FROM neon_platform.tenants WHERE tenant = 'collide';
 
+-- neon_provision() takes no row lock on a tenant that exists: the worker
+-- writes tenant rows with NOWAIT (and sets the job aside when it cannot),
+-- so an application transaction that calls it must not hold the worker up.
+-- A second session tries the worker's lock, FOR NO KEY UPDATE NOWAIT.
+CREATE EXTENSION dblink;
+SELECT dblink_connect('other', 'dbname=contrib_regression');
+SELECT dblink_exec('other', $$
+    CREATE FUNCTION pg_temp.try_lock(name text) RETURNS text LANGUAGE plpgsql AS $f$
+    BEGIN
+        PERFORM FROM neon_platform.tenants WHERE tenant = name FOR NO KEY UPDATE NOWAIT;
+        RETURN 'free';
+    EXCEPTION WHEN lock_not_available THEN
+        RETURN 'locked (' || SQLSTATE || ')';
+    END
+    $f$
+$$);
+BEGIN;
+-- 7eleven is provisioning, acme failed with a project (its jobs deleted).
+SELECT neon_provision('7eleven', 'pro') IS NOT NULL AS same_job;
+SELECT neon_provision('acme', 'pro') AS job;
+-- A row this transaction does lock, to show that the probe sees a lock.
+SELECT tenant FROM neon_platform.tenants WHERE tenant = 'Init.ech_42@x-y' FOR SHARE;
+SELECT * FROM dblink('other', $$SELECT pg_temp.try_lock('7eleven'), pg_temp.try_lock('acme'),
+                                       pg_temp.try_lock('Init.ech_42@x-y')$$)
+    AS t("7eleven" text, acme text, "Init.ech_42@x-y" text);
+COMMIT;
+
+-- A retry of a failed tenant writes its row only while it is still failed:
+-- of two concurrent retries, the second returns the first one's job and
+-- enqueues nothing.  This session holds globex (FOR SHARE), so the other
+-- session's retry reads it failed and then waits at its UPDATE; this
+-- session retries meanwhile and commits.
+BEGIN;
+SELECT tenant, state FROM neon_platform.tenants WHERE tenant = 'globex' FOR SHARE;
+SELECT dblink_send_query('other', $$SELECT neon_provision('globex')$$);
+DO $$
+BEGIN
+    FOR i IN 1..3000 LOOP
+        EXIT WHEN EXISTS (SELECT FROM pg_locks WHERE NOT granted);
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+$$;
+SELECT neon_provision('globex') AS globex_retry2 \gset
+COMMIT;
+SELECT job = :globex_retry2 AS same_job FROM dblink_get_result('other') AS r(job bigint);
+SELECT id = :globex_retry2 AS retry, state, step FROM neon_platform.jobs WHERE tenant = 'globex' ORDER BY id;
+SELECT tenant, state, last_error FROM neon_platform.tenants WHERE tenant = 'globex';
+SELECT dblink_disconnect('other');
+DROP EXTENSION dblink;
+
+-- The job carries the plan as it was at enqueue time: a later change of the
+-- tier does not rewrite the args of a job already queued.
+INSERT INTO neon_platform.tiers (name, organization, restore_window_seconds, max_branches, max_snapshots)
+VALUES ('snapshot', 'paid', 3600, 5, 0);
+SELECT neon_provision('plan-snapshot', 'snapshot') AS snapshot_job \gset
+UPDATE neon_platform.tiers SET suspend_timeout_seconds = 600 WHERE name = 'snapshot';
+SELECT args->'plan'->>'suspend_timeout_seconds' AS job_suspend_timeout,
+       (SELECT suspend_timeout_seconds FROM neon_platform.tiers WHERE name = 'snapshot') AS tier_suspend_timeout
+  FROM neon_platform.jobs WHERE id = :snapshot_job;
+
 -- Cleanup.
 DELETE FROM neon_platform.jobs;
 DELETE FROM neon_platform.tenants;
+DELETE FROM neon_platform.tiers WHERE name = 'snapshot';

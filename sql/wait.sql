@@ -30,9 +30,8 @@ SELECT neon_provision('wait-a') AS job_a \gset
 SELECT :job_a AS job_a;
 SELECT neon_wait(:job_a, '200 ms');
 \echo sqlstate :LAST_ERROR_SQLSTATE
--- ... and so does a running one; the job itself is left alone.
-UPDATE neon_platform.jobs SET state = 'running', attempts = 1, lease_until = now() + interval '1 min',
-                              started_at = now()
+-- ... and so does a running one (as the worker claims it); the job itself is left alone.
+UPDATE neon_platform.jobs SET state = 'running', attempts = 1, started_at = now(), updated_at = now()
  WHERE id = :job_a;
 SELECT neon_wait(:job_a, '0.1 s');
 SELECT state, attempts FROM neon_platform.jobs WHERE id = :job_a;
@@ -40,11 +39,23 @@ SELECT state, attempts FROM neon_platform.jobs WHERE id = :job_a;
 SELECT neon_wait(:job_a, '0 s');
 
 -- Jobs that ended (committed) return their state at once, whatever the timeout.
-UPDATE neon_platform.jobs SET state = 'succeeded', lease_until = NULL, finished_at = now(),
+UPDATE neon_platform.jobs SET state = 'succeeded', step = NULL, mutation_sent_at = NULL, finished_at = now(),
                               result = '{"project_id": "proud-river-12345678"}'
  WHERE id = :job_a;
 SELECT neon_wait(:job_a, '0 s');
 SELECT neon_wait(:job_a);
+
+-- A job that waits for the configuration (run_after = infinity, until the
+-- next reload) is still queued: neon_wait() times out, the job is left alone.
+SELECT neon_provision('wait-g') AS job_g \gset
+UPDATE neon_platform.jobs
+   SET run_after = 'infinity', last_error = 'neon_platform.free_org_id is not set'
+ WHERE id = :job_g;
+SELECT neon_wait(:job_g, '0.1 s');
+\echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT state, run_after, last_error FROM neon_platform.jobs WHERE id = :job_g;
+SELECT kind, state, jobs, next_run_after FROM neon_platform.queue_summary
+ WHERE state = 'queued' ORDER BY kind;
 
 SELECT neon_provision('wait-b', 'pro') AS job_b \gset
 UPDATE neon_platform.jobs SET state = 'failed', finished_at = now(), last_error = 'HTTP 422: bad request'

@@ -10,6 +10,43 @@ CREATE OR REPLACE TRIGGER jobs_wake_worker
     AFTER INSERT OR UPDATE OF state, run_after ON neon_platform.jobs
     FOR EACH STATEMENT EXECUTE FUNCTION neon_platform.wake_worker();
 
+-- A tier's definition changed: re-apply it to every tenant on it, as
+-- background jobs (each behind the tenant's earlier jobs, so a provisioning
+-- in flight gets the new plan too). pg_version and region_id apply to new
+-- tenants only; a tier cannot change organization while tenants use it.
+CREATE OR REPLACE FUNCTION neon_platform.reapply_tier() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    IF NEW.name <> OLD.name OR NEW.organization <> OLD.organization THEN
+        IF EXISTS (SELECT FROM neon_platform.tenants AS t WHERE t.tier = OLD.name AND t.state <> 'deleted') THEN
+            RAISE EXCEPTION 'tier "%" is in use: its name and organization cannot change', OLD.name
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'Create a new tier instead; changing the organization of a tier would have to move its tenants'' projects.';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF (NEW.active_time_seconds, NEW.compute_time_seconds, NEW.written_data_bytes, NEW.data_transfer_bytes,
+        NEW.logical_size_bytes, NEW.autoscaling_min_cu, NEW.autoscaling_max_cu, NEW.suspend_timeout_seconds,
+        NEW.restore_window_seconds)
+       IS DISTINCT FROM
+       (OLD.active_time_seconds, OLD.compute_time_seconds, OLD.written_data_bytes, OLD.data_transfer_bytes,
+        OLD.logical_size_bytes, OLD.autoscaling_min_cu, OLD.autoscaling_max_cu, OLD.suspend_timeout_seconds,
+        OLD.restore_window_seconds) THEN
+        INSERT INTO neon_platform.jobs (tenant, kind, args)
+        SELECT t.tenant, 'apply_tier', jsonb_build_object('tier', NEW.name, 'plan', to_jsonb(NEW))
+          FROM neon_platform.tenants AS t
+         WHERE t.tier = NEW.name AND t.state IN ('provisioning', 'ready');
+    END IF;
+    RETURN NEW;
+END
+$function$;
+
+CREATE OR REPLACE TRIGGER tiers_reapply
+    AFTER UPDATE ON neon_platform.tiers
+    FOR EACH ROW EXECUTE FUNCTION neon_platform.reapply_tier();
+
 -- Whether a row was written by this transaction or one of its subtransactions
 -- (such a job is invisible to the worker until commit).
 CREATE OR REPLACE FUNCTION neon_platform.written_by_this_transaction(xid) RETURNS boolean

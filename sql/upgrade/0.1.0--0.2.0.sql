@@ -9,7 +9,9 @@ ALTER TABLE neon_platform.jobs
     DROP CONSTRAINT jobs_leased_when_running,
     DROP COLUMN lease_until,
     ADD COLUMN progress jsonb,
-    ADD COLUMN mutation_sent_at timestamptz;
+    ADD COLUMN mutation_sent_at timestamptz,
+    DROP CONSTRAINT jobs_kind_known,
+    ADD CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier'));
 
 COMMENT ON COLUMN neon_platform.jobs.tenant IS 'The tenant the job works for; NULL for organization-wide work';
 COMMENT ON COLUMN neon_platform.jobs.args IS

@@ -119,7 +119,8 @@ define_pacing_settings(void)
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("neon_platform.operation_poll_interval",
 							"Time between two looks at a Neon operation a mutation waits for.",
-							NULL, &neon_operation_poll_interval_ms, 1000, 100, 600000,
+							"0 polls nothing: a mutation that meets a running operation gets 423 and is retried with backoff.",
+							&neon_operation_poll_interval_ms, 1000, 0, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("neon_platform.background_rate_share",
 							"Largest share of the rate limit and of the calls in flight that background work may use, in percent.",

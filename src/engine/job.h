@@ -127,7 +127,8 @@ struct Job
 	/* The call that was answered (or got no answer), until it is recorded. */
 	HttpRequest *answer;
 	char	   *answer_path;
-	bool		waiting_on_operation;	/* the call polls a pending operation */
+	bool		waiting_on_operation;	/* the call polls pending operations */
+	bool		operations_by_id;	/* some are older than the list's page: poll them one by one */
 	bool		config_missing; /* job_set_call() found no key or no api_url */
 	bool		operations_changed; /* view.pending_operations lost an operation that ended */
 	double		sent_at;		/* wall clock (unix seconds) the mutation left, 0 = not sent */
@@ -137,6 +138,7 @@ struct Job
 	bool		unrecorded;
 	bool		claimed_now;	/* claimed in the worker's open transaction */
 	int			record_failures;	/* transient failures to record it, in a row */
+	double		record_at;		/* not tried again before this time (http_now() clock) */
 
 	struct Job *next;			/* in the worker's lists */
 };

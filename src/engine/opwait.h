@@ -10,5 +10,6 @@
 extern bool opwait_needed(Job *job);
 extern bool opwait_build(Job *job, const char **error);
 extern JobOutcome opwait_handle(Job *job, HttpRequest *req);
+extern void opwait_add_pending(Job *job, char **ids, int n);
 
 #endif							/* NEON_PLATFORM_OPWAIT_H */

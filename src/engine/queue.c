@@ -266,7 +266,10 @@ queue_claim(JobLane lane, int limit, MemoryContext parent, double *next_due_seco
 		const char *error = "this version of neon_platform does not know the job's kind";
 		Job		   *job = job_from_row(SPI_tuptable->vals[i], parent, &args, &progress);
 
-		if (job->kind == NULL || !job->kind->load(job, args, progress, &error))
+		if (job->kind && job->kind->needs_tenant && job->tenant == NULL)
+			error = "the job's kind works for a tenant, and the job names none";
+		if (job->kind == NULL || (job->kind->needs_tenant && job->tenant == NULL)
+			|| !job->kind->load(job, args, progress, &error))
 		{
 			job->outcome = job_outcome(JOB_FAILED, MemoryContextStrdup(job->cxt, psprintf("invalid job: %s", error)));
 			job->unrecorded = true;

@@ -10,6 +10,7 @@
 
 static const JobKind *const kinds[] = {
 	&provision_kind,
+	&apply_tier_kind,
 };
 
 /* The kind named `name`, or NULL (a kind this version does not know). */

@@ -31,6 +31,9 @@ static const char *failed_sql =
 "UPDATE neon_platform.tenants SET state = 'failed', last_error = $3, updated_at = now()"
 " WHERE tenant = $1 AND state = $2";
 
+static const char *note_error_sql =
+"UPDATE neon_platform.tenants SET last_error = $2, updated_at = now() WHERE tenant = $1";
+
 static const char *operations_sql =
 "UPDATE neon_platform.tenants SET pending_operations = $2, updated_at = now() WHERE tenant = $1";
 
@@ -38,6 +41,7 @@ static SPIPlanPtr lock_plan;
 static SPIPlanPtr ready_plan;
 static SPIPlanPtr secret_plan;
 static SPIPlanPtr failed_plan;
+static SPIPlanPtr note_error_plan;
 static SPIPlanPtr operations_plan;
 
 /* Takes the tenant's row without waiting; raises lock_not_available if somebody holds it. */
@@ -96,7 +100,20 @@ tenant_state_failed(const char *tenant, const char *while_state, const char *err
 	spi_run(spi_plan(&failed_plan, failed_sql, 3, types), values, NULL, SPI_OK_UPDATE);
 }
 
-/* The Neon operations that may still run on the tenant's project, after some ended. */
+/* A job that failed for good without changing what the tenant is: only the reason is kept. */
+void
+tenant_state_note_error(const char *tenant, const char *error)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+
+	lock_tenant(tenant);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = CStringGetTextDatum(error);
+	spi_run(spi_plan(&note_error_plan, note_error_sql, 2, types), values, NULL, SPI_OK_UPDATE);
+}
+
+/* The Neon operations that may still run on the tenant's project, after some ended or began. */
 void
 tenant_state_set_pending_operations(const char *tenant, char **ids, int n)
 {

@@ -81,8 +81,6 @@ typedef struct Worker
 	int			n_fresh;
 	int			active[JOB_LANES];	/* claimed and not yet ended */
 	double		claim_at[JOB_LANES];	/* when to look for due jobs next (http_now() clock) */
-	double		record_at;		/* when to try writing unrecorded outcomes again */
-	int			record_failures;
 	double		prune_at;
 	double		pause_until;	/* after a failed pass */
 	int			failed_passes;
@@ -439,7 +437,10 @@ record_safely(Worker *w, Job *job)
 	CurrentResourceOwner = owner;
 
 	if (written)
+	{
+		job->unrecorded = false;
 		return true;
+	}
 	if (job->record_failures++ == 0)
 		ereport(LOG,
 				(errmsg("neon_platform: could not record the outcome of job %lld%s: %s",
@@ -450,25 +451,45 @@ record_safely(Worker *w, Job *job)
 	return record_safely(w, job);
 }
 
+/* Whether some outcome waiting to be recorded is due now; *next says when the next one is. */
+static bool
+outcomes_due(Worker *w, double now, double *next)
+{
+	Job		   *job;
+
+	*next = now + SAFETY_POLL_SECONDS;
+	for (job = w->unrecorded.head; job != NULL; job = job->next)
+		*next = Min(*next, job->record_at);
+	return w->unrecorded.head != NULL && *next <= now;
+}
+
 /*
- * Writes every outcome waiting to be recorded, in one short transaction.
- * Only once it has committed do the jobs move on: those with another call
- * to make go to the waiting list, the others are released. Those that could
- * not be written stay for a later pass, after a growing pause.
+ * Writes every outcome due to be recorded, in one short transaction. Only
+ * once it has committed do the jobs move on: those with another call to
+ * make go to the waiting list, the others are released. One that could not
+ * be written (its tenant's row is held) waits for its own next try, after a
+ * pause that grows with its failures, and holds up no other.
  */
 static void
 record_outcomes(Worker *w)
 {
-	JobList		pending = {0};
+	double		now = http_now();
+	double		next;
+	JobList		pending;
 	JobList		later = {0};
 	Job		   *job;
 
-	if (w->unrecorded.head == NULL || http_now() < w->record_at)
+	if (!outcomes_due(w, now, &next))
 		return;
 
 	db_begin("recording API calls");
 	for (job = w->unrecorded.head; job != NULL; job = job->next)
-		job->unrecorded = !record_safely(w, job);
+	{
+		if (job->record_at > now || record_safely(w, job))
+			continue;
+		job->record_at = now + Min(RECORD_RETRY_BASE_SECONDS * pow(2.0, job->record_failures - 1),
+								   RECORD_RETRY_CAP_SECONDS);
+	}
 	db_commit();
 
 	pending = w->unrecorded;
@@ -487,17 +508,13 @@ record_outcomes(Worker *w)
 		}
 		job->operations_changed = false;
 		job->record_failures = 0;
+		job->record_at = 0;
 		if (job->outcome.verdict == JOB_CALL_AGAIN)
 			list_push(&w->waiting[lane_of(job)], job);
 		else
 			release_job(w, job);
 	}
 	w->unrecorded = later;
-	if (later.head == NULL)
-		w->record_failures = 0;
-	else
-		w->record_at = http_now() + Min(RECORD_RETRY_BASE_SECONDS * pow(2.0, w->record_failures++),
-										RECORD_RETRY_CAP_SECONDS);
 }
 
 /*
@@ -707,7 +724,12 @@ next_timeout_ms(Worker *w)
 		if (lane_room(w, lane) > 0)
 			seconds = Min(seconds, w->claim_at[lane] - now);
 	if (w->unrecorded.head != NULL)
-		seconds = Min(seconds, w->record_at - now);
+	{
+		double		next;
+
+		outcomes_due(w, now, &next);
+		seconds = Min(seconds, next - now);
+	}
 	seconds = Min(seconds, w->prune_at - now);
 	seconds = Max(seconds, w->pause_until - now);
 	return seconds <= 0 ? 0 : (long) ceil(seconds * 1000.0);

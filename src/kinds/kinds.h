@@ -9,5 +9,6 @@
 #include "engine/job.h"
 
 extern const JobKind provision_kind;
+extern const JobKind apply_tier_kind;
 
 #endif							/* NEON_PLATFORM_KINDS_H */

@@ -28,9 +28,9 @@
  */
 #include "pg_prelude.h"
 
-#include "engine/job_args.h"
 #include "engine/tenant_state.h"
 #include "kinds/kinds.h"
+#include "kinds/plan.h"
 #include "neon/neon_connection_uri.h"
 #include "neon/neon_endpoints.h"
 
@@ -60,51 +60,6 @@ state_of(Job *job)
 	return (Provision *) job->state;
 }
 
-/* A string of the args, copied into the job's memory; NULL (and *missing set) when absent. */
-static const char *
-arg_string(Job *job, JobArgs *args, const char *path, const char **missing)
-{
-	const char *value = job_args_string(args, path);
-
-	if (value == NULL)
-	{
-		*missing = psprintf("args.%s is missing", path);
-		return NULL;
-	}
-	return MemoryContextStrdup(job->cxt, value);
-}
-
-/* A number of the args; 0 (and *missing set) when absent. */
-static double
-arg_number(JobArgs *args, const char *path, const char **missing)
-{
-	double		value = 0;
-
-	if (!job_args_number(args, path, &value))
-		*missing = psprintf("args.%s is missing", path);
-	return value;
-}
-
-/* Fills the project spec from the plan the caller asked for. */
-static void
-read_spec(Job *job, JobArgs *args, NeonProjectSpec *spec, const char **missing)
-{
-	spec->name = arg_string(job, args, "project_name", missing);
-	spec->region_id = arg_string(job, args, "plan.region_id", missing);
-	spec->pg_version = (int) arg_number(args, "plan.pg_version", missing);
-	spec->history_retention_seconds = (long long) arg_number(args, "plan.restore_window_seconds", missing);
-	spec->autoscaling_min_cu = arg_number(args, "plan.autoscaling_min_cu", missing);
-	spec->autoscaling_max_cu = arg_number(args, "plan.autoscaling_max_cu", missing);
-	spec->suspend_timeout_seconds = (int) arg_number(args, "plan.suspend_timeout_seconds", missing);
-	spec->active_time_seconds = (long long) arg_number(args, "plan.active_time_seconds", missing);
-	spec->compute_time_seconds = (long long) arg_number(args, "plan.compute_time_seconds", missing);
-	spec->written_data_bytes = (long long) arg_number(args, "plan.written_data_bytes", missing);
-	spec->data_transfer_bytes = (long long) arg_number(args, "plan.data_transfer_bytes", missing);
-	spec->logical_size_bytes = (long long) arg_number(args, "plan.logical_size_bytes", missing);
-	spec->database_name = TENANT_DATABASE;
-	spec->role_name = TENANT_ROLE;
-}
-
 /* Reads the plan from jobs.args and what an earlier run found from jobs.progress. */
 static bool
 provision_load(Job *job, const char *args_text, const char *progress_text, const char **error)
@@ -119,8 +74,11 @@ provision_load(Job *job, const char *args_text, const char *progress_text, const
 		return false;
 	*error = NULL;
 	job->state = p;
-	read_spec(job, args, &p->spec, error);
-	organization = arg_string(job, args, "plan.organization", error);
+	p->spec.name = plan_string(job, args, "project_name", error);
+	p->spec.database_name = TENANT_DATABASE;
+	p->spec.role_name = TENANT_ROLE;
+	plan_read_spec(job, args, &p->spec, error);
+	organization = plan_string(job, args, "plan.organization", error);
 	job_args_free(args);
 	if (*error)
 		return false;

@@ -104,6 +104,21 @@ take_id_and_status(const char *where, json_object *op, char **id,
 }
 
 /* Reads the one operation of GET /projects/{project_id}/operations/{operation_id}. */
+/* Fills `out` from one operation object; false (out freed) when a field fails its check. */
+static bool
+take_operation(const char *where, json_object *op, NeonOperation *out, char **error)
+{
+	bool		parsed;
+
+	parsed = take_id_and_status(where, op, &out->id, &out->status, error) &&
+		neon_take_member(where, op, "project_id", NEON_VALUE_ID, true, &out->project_id, error) &&
+		neon_take_member(where, op, "action", NEON_VALUE_TEXT, true, &out->action, error) &&
+		neon_take_member(where, op, "error", NEON_VALUE_TEXT, false, &out->error, error);
+	if (!parsed)
+		neon_operation_free(out);
+	return parsed;
+}
+
 bool
 neon_parse_operation(const char *body, NeonOperation *out, char **error)
 {
@@ -121,14 +136,64 @@ neon_parse_operation(const char *body, NeonOperation *out, char **error)
 		*error = strdup("operation response lacks operation");
 		return false;
 	}
-	parsed = take_id_and_status("operation", op, &out->id, &out->status, error) &&
-		neon_take_member("operation", op, "project_id", NEON_VALUE_ID, true, &out->project_id, error) &&
-		neon_take_member("operation", op, "action", NEON_VALUE_TEXT, true, &out->action, error) &&
-		neon_take_member("operation", op, "error", NEON_VALUE_TEXT, false, &out->error, error);
+	parsed = take_operation("operation", op, out, error);
+	json_object_put(root);
+	return parsed;
+}
+
+/*
+ * The answer of GET /projects/{project_id}/operations: every operation on
+ * the page, newest first, each checked like a single one. *ops is a
+ * malloc'd array of *n entries, NULL when the page is empty.
+ */
+bool
+neon_parse_operation_list(const char *body, NeonOperation **ops, int *n, char **error)
+{
+	json_object *root;
+	json_object *list;
+	size_t		count;
+	size_t		i;
+	bool		parsed = true;
+
+	*ops = NULL;
+	*n = 0;
+	*error = NULL;
+	if ((root = neon_parse_object(body, error)) == NULL)
+		return false;
+	if ((list = neon_array_member(root, "operations")) == NULL)
+	{
+		json_object_put(root);
+		*error = strdup("operation list lacks operations");
+		return false;
+	}
+	count = json_object_array_length(list);
+	if (count > 0 && (*ops = calloc(count, sizeof(NeonOperation))) == NULL)
+	{
+		json_object_put(root);
+		*error = strdup("out of memory");
+		return false;
+	}
+	for (i = 0; i < count && parsed; i++, (*n)++)
+		parsed = take_operation("operations[]", json_object_array_get_idx(list, i), &(*ops)[i], error);
 	json_object_put(root);
 	if (!parsed)
-		neon_operation_free(out);
+	{
+		neon_operation_list_free(*ops, *n);
+		*ops = NULL;
+		*n = 0;
+	}
 	return parsed;
+}
+
+/* Frees an array of operations. */
+void
+neon_operation_list_free(NeonOperation *ops, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		neon_operation_free(&ops[i]);
+	free(ops);
 }
 
 /* Frees the strings of an operation and zeroes it for reuse. */

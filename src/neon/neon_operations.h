@@ -46,6 +46,10 @@ typedef struct NeonOperation
 /* The answer of GET /projects/{project_id}/operations/{operation_id}. */
 extern bool neon_parse_operation(const char *body, NeonOperation *out, char **error);
 
+/* The answer of GET /projects/{project_id}/operations: a malloc'd array, newest first. */
+extern bool neon_parse_operation_list(const char *body, NeonOperation **ops, int *n, char **error);
+extern void neon_operation_list_free(NeonOperation *ops, int n);
+
 extern NeonOperationOutcome neon_operation_outcome(NeonOperationStatus status);
 
 /* The status as Neon spells it ("running"), for messages. */

@@ -1,7 +1,8 @@
 /*
  * neon_projects.c
- *		The body of POST /projects, the parsing of its answer, and the search
- *		of GET /projects for a tenant's project.
+ *		The bodies of POST /projects and of the PATCH that applies a tier,
+ *		the parsing of the create answer, and the search of GET /projects
+ *		for a tenant's project.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -45,49 +46,69 @@ build_quota(const NeonProjectSpec *spec)
 	return quota;
 }
 
-/* Compute limits applied to the endpoint that Neon creates with the project. */
-static json_object *
-build_endpoint_settings(const NeonProjectSpec *spec)
+/*
+ * Adds what a tier sets to a project: the restore window, the quotas, and
+ * the compute limits of the endpoint Neon creates with the project (and of
+ * later ones). Create and update send the very same fields.
+ */
+static void
+add_tier(json_object *project, const NeonProjectSpec *spec)
 {
 	json_object *settings = json_object_new_object();
 
-	json_object_object_add(settings, "autoscaling_limit_min_cu",
-						   json_object_new_double(spec->autoscaling_min_cu));
-	json_object_object_add(settings, "autoscaling_limit_max_cu",
-						   json_object_new_double(spec->autoscaling_max_cu));
-	add_int(settings, "suspend_timeout_seconds", spec->suspend_timeout_seconds);
-	return settings;
+	/* Neon reads the restore window here, not under settings. */
+	add_int(project, "history_retention_seconds", spec->history_retention_seconds);
+	json_object_object_add(settings, "quota", build_quota(spec));
+	json_object_object_add(project, "settings", settings);
+	json_object_object_add(project, "default_endpoint_settings",
+						   neon_compute_settings(spec->autoscaling_min_cu, spec->autoscaling_max_cu,
+												 spec->suspend_timeout_seconds));
+}
+
+/* Every Neon request body is one object wrapping the resource: {"project": {...}}. */
+char *
+neon_request_body(const char *key, json_object *member)
+{
+	json_object *root = json_object_new_object();
+	char	   *body;
+
+	json_object_object_add(root, key, member);
+	body = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	json_object_put(root);
+	return body;
 }
 
 /* Builds the POST /projects body from a tier's settings. */
 char *
 neon_build_create_project(const NeonProjectSpec *spec)
 {
-	json_object *root = json_object_new_object();
 	json_object *project = json_object_new_object();
-	json_object *settings = json_object_new_object();
 	json_object *branch = json_object_new_object();
-	char	   *body;
 
 	add_string(project, "name", spec->name);
 	add_string(project, "org_id", spec->org_id);
 	add_string(project, "region_id", spec->region_id);
 	add_int(project, "pg_version", spec->pg_version);
-	/* Neon reads the restore window here, not under settings. */
-	add_int(project, "history_retention_seconds", spec->history_retention_seconds);
-
-	json_object_object_add(settings, "quota", build_quota(spec));
-	json_object_object_add(project, "settings", settings);
-	json_object_object_add(project, "default_endpoint_settings", build_endpoint_settings(spec));
+	add_tier(project, spec);
 
 	add_string(branch, "database_name", spec->database_name);
 	add_string(branch, "role_name", spec->role_name);
 	json_object_object_add(project, "branch", branch);
+	return neon_request_body("project", project);
+}
 
-	json_object_object_add(root, "project", project);
-	body = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
-	json_object_put(root);
-	return body;
+/*
+ * Builds the PATCH /projects/{project_id} body that moves a project to a
+ * tier. Only the tier's fields are sent, so name, region and the rest stay
+ * as they are; the quota object goes whole, as Neon replaces it.
+ */
+char *
+neon_build_update_project(const NeonProjectSpec *spec)
+{
+	json_object *project = json_object_new_object();
+
+	add_tier(project, spec);
+	return neon_request_body("project", project);
 }
 
 /* The password of role `name` in the roles[] array of a create response. */

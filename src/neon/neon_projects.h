@@ -1,7 +1,8 @@
 /*
  * neon_projects.h
- *		Neon projects: the body of POST /projects, its answer, and the
- *		search of GET /projects for a tenant's project.
+ *		Neon projects: the bodies of POST /projects and of the PATCH that
+ *		applies a tier, the create answer, and the search of GET /projects
+ *		for a tenant's project.
  *
  * Strings are malloc'd; free a NeonProject with neon_project_free. Every
  * parser returns false with *error set (malloc'd) when the body is not what
@@ -12,7 +13,7 @@
 
 #include <stdbool.h>
 
-/* What we ask for when creating a tenant's project. */
+/* What we ask for when creating a tenant's project, or applying its tier to it. */
 typedef struct NeonProjectSpec
 {
 	const char *name;
@@ -51,6 +52,15 @@ typedef struct NeonProject
 /* Body of POST /projects; malloc'd. */
 extern char *neon_build_create_project(const NeonProjectSpec *spec);
 
+/*
+ * Body of PATCH /projects/{project_id} that applies a tier: the whole
+ * settings.quota object (every quota, 0 included), history_retention_seconds
+ * (a top-level project field) and default_endpoint_settings
+ * (autoscaling_limit_min_cu, autoscaling_limit_max_cu, suspend_timeout_seconds).
+ * Uses spec's quota, history_retention_seconds, autoscaling_* and suspend_timeout_seconds fields only. malloc'd.
+ */
+extern char *neon_build_update_project(const NeonProjectSpec *spec);
+
 /* The 201 answer of POST /projects. */
 extern bool neon_parse_create_project(const char *body, NeonProject *out, char **error);
 
@@ -65,5 +75,11 @@ extern bool neon_find_project_by_name(const char *body, const char *name,
 									  int *page_count, char **error);
 
 extern void neon_project_free(NeonProject *project);
+
+/* For the builders of src/neon (json-c is not included here, see neon_common.h). */
+struct json_object;
+
+/* The request body {"key": member}, one line; member is consumed. malloc'd. */
+extern char *neon_request_body(const char *key, struct json_object *member);
 
 #endif							/* NEON_PLATFORM_NEON_PROJECTS_H */

@@ -58,7 +58,7 @@ sub hostile_case
 	like($err, $c{field}, "$c{label}: the reason names the field");
 	unlike($err, qr/PW-MARK|pa.ss/, "$c{label}: the reason repeats no part of a password") if $c{password};
 	is($node->safe_psql('postgres', "SELECT attempts FROM neon_platform.jobs WHERE id = $job"),
-		$c{attempts} // 1, "$c{label}: failed at the first 2xx answer, not retried");
+		$c{attempts} // 1, "$c{label}: failed at the first 2xx answer (attempt " . ($c{attempts} // 1) . "), not retried");
 	is( $node->safe_psql('postgres',
 			"SELECT state, project_id IS NULL, branch_id IS NULL, endpoint_id IS NULL, host IS NULL, pooler_host IS NULL,
 			        role_name IS NULL, last_error LIKE '%refused Neon''s answer%'
@@ -133,6 +133,7 @@ $log = hostile_case(
 	request  => 'GET /projects?search=',
 	field    => qr/projects\[0\]\.id "\.\.\/\.\.\/steal\?x=1#" is not a Neon id/,
 	ok_calls => 1,
+	attempts => 2,    # the lost create, then the refused look-up
 	faults   => [
 		{ route => 'POST /projects', kind => 'reset', when => 'after', count => 1 },
 		{ route => 'GET /projects', kind => 'respond', count => 1,
@@ -198,5 +199,20 @@ my $again = $node->safe_psql('postgres', "SELECT neon_provision('h-projid', 'fre
 is($node->safe_psql('postgres', "SELECT neon_wait($again, '60 s')"), 'succeeded', 'h-projid retried: succeeded');
 like($node->safe_psql('postgres', "SELECT project_id FROM neon_platform.tenants WHERE tenant = 'h-projid'"),
 	qr/^[a-z0-9-]{1,60}$/, 'h-projid now has a well-formed project id');
+
+note 'only endpoints[0].host hostile: the worker takes the host from connection_uris[0].connection_parameters';
+note '(Neon\'s source of truth for hosts), so the hostile value is not taken; whatever the outcome, it is not stored';
+$emu->config({ faults => [ { route => 'POST /projects', kind => 'respond', count => 1,
+			patch => { endpoints => { 0 => { host => 'javascript:alert(1)//' } } } } ] });
+my %ep = provision($node, [ 'h-ep-host', 'free' ]);
+my $ep_state = $node->safe_psql('postgres', "SELECT neon_wait($ep{'h-ep-host'}, '60 s')");
+my ($ep_err, $ep_host) = @{ query_rows($node,
+	"SELECT coalesce(j.last_error, ''), coalesce(t.host, '') FROM neon_platform.jobs j JOIN neon_platform.tenants t USING (tenant)
+	  WHERE j.id = $ep{'h-ep-host'}")->[0] };
+note "endpoint-host-only: job $ep_state, host '$ep_host', last_error '$ep_err'";
+ok( ($ep_state eq 'failed' && $ep_err =~ /^refused Neon's answer to POST \/projects: .*host/ && $ep_host eq '')
+	  || ($ep_state eq 'succeeded' && $ep_host =~ /^[a-z0-9-]+(\.[a-z0-9-]+)+$/),
+	'endpoint-host-only: either refused naming the host, or succeeded with the well-formed host of connection_parameters');
+unlike($ep_host, qr/javascript/, 'endpoint-host-only: the hostile host is not stored');
 
 done_testing();

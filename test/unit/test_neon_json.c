@@ -598,6 +598,142 @@ test_build_create(void)
 	free(body);
 }
 
+/* Whether obj.key is an object with exactly `members` members; *out is that object. */
+static bool
+has_object(json_object *obj, const char *key, int members, json_object **out)
+{
+	return json_object_object_get_ex(obj, key, out) && json_object_is_type(*out, json_type_object) &&
+		json_object_object_length(*out) == members;
+}
+
+/* The tier PATCH body parses back with only the tier's fields, zeros included, where Neon reads them. */
+static void
+test_build_update_project(void)
+{
+	NeonProjectSpec spec = {
+		.name = "tenant-acme", .org_id = "org-agent-paid", .region_id = "aws-us-east-2",
+		.pg_version = 17, .history_retention_seconds = 0,
+		.database_name = "app", .role_name = "app_owner",
+		.autoscaling_min_cu = 0.25, .autoscaling_max_cu = 4, .suspend_timeout_seconds = -1,
+		.active_time_seconds = 0, .compute_time_seconds = 36000,
+		.written_data_bytes = 0, .data_transfer_bytes = 5368709120LL,
+		.logical_size_bytes = 0,
+	};
+	char	   *body = neon_build_update_project(&spec);
+	json_object *root = json_tokener_parse(body);
+	json_object *project = NULL;
+	json_object *settings = NULL;
+	json_object *v = NULL;
+
+	ok(root && json_object_object_length(root) == 1 && has_object(root, "project", 3, &project),
+	   "update body: {project: {three fields}} (%s)", body);
+	ok(has_int(project, "history_retention_seconds", 0), "history_retention_seconds 0 at project level");
+	ok(!json_object_object_get_ex(project, "name", NULL) && !json_object_object_get_ex(project, "org_id", NULL) &&
+	   !json_object_object_get_ex(project, "region_id", NULL) &&
+	   !json_object_object_get_ex(project, "pg_version", NULL) &&
+	   !json_object_object_get_ex(project, "branch", NULL), "no name, org_id, region_id, pg_version or branch");
+	ok(has_object(project, "settings", 1, &settings) && has_object(settings, "quota", 5, &v),
+	   "settings holds only quota, with all five fields");
+	ok(has_int(v, "active_time_seconds", 0) && has_int(v, "compute_time_seconds", 36000) &&
+	   has_int(v, "written_data_bytes", 0) && has_int(v, "data_transfer_bytes", 5368709120LL) &&
+	   has_int(v, "logical_size_bytes", 0), "quota values: zeros sent, 64-bit ones intact");
+	ok(!json_object_object_get_ex(settings, "history_retention_seconds", NULL),
+	   "history_retention_seconds not under settings");
+	ok(has_object(project, "default_endpoint_settings", 3, &v) &&
+	   has_double(v, "autoscaling_limit_min_cu", 0.25) && has_double(v, "autoscaling_limit_max_cu", 4) &&
+	   has_int(v, "suspend_timeout_seconds", -1),
+	   "default_endpoint_settings: autoscaling limits and suspend timeout -1");
+	json_object_put(root);
+	free(body);
+
+	spec.history_retention_seconds = 2592000;
+	spec.suspend_timeout_seconds = 0;
+	body = neon_build_update_project(&spec);
+	root = json_tokener_parse(body);
+	json_object_object_get_ex(root, "project", &project);
+	ok(has_int(project, "history_retention_seconds", 2592000) &&
+	   has_object(project, "default_endpoint_settings", 3, &v) && has_int(v, "suspend_timeout_seconds", 0),
+	   "history_retention_seconds 2592000, suspend timeout 0");
+	json_object_put(root);
+	free(body);
+}
+
+/* The endpoint PATCH body parses back as {endpoint: {the three settings}}. */
+static void
+test_build_update_endpoint(void)
+{
+	static const struct
+	{
+		double		min_cu;
+		double		max_cu;
+		int			suspend;
+	}			cases[] = {{0.25, 0.25, 0}, {0.5, 2, 300}, {1, 8, -1}, {2, 56, 604800}};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char	   *body = neon_build_update_endpoint(cases[i].min_cu, cases[i].max_cu, cases[i].suspend);
+		json_object *root = json_tokener_parse(body);
+		json_object *ep = NULL;
+
+		ok(root && json_object_object_length(root) == 1 && has_object(root, "endpoint", 3, &ep) &&
+		   has_double(ep, "autoscaling_limit_min_cu", cases[i].min_cu) &&
+		   has_double(ep, "autoscaling_limit_max_cu", cases[i].max_cu) &&
+		   has_int(ep, "suspend_timeout_seconds", cases[i].suspend),
+		   "endpoint update body %s", body);
+		json_object_put(root);
+		free(body);
+	}
+}
+
+/* The compute settings of every endpoint, recorded and synthetic. */
+static void
+test_endpoint_settings(void)
+{
+	json_object *record = load_recording("endpoints-04-get-projects_solitary_thunder_08372287_endpoints.json");
+	char	   *text = body_text(record);
+	json_object *body = NULL;
+	json_object *first = NULL;
+	NeonEndpointSettings *s = NULL;
+	int			n = -1;
+	char	   *error = NULL;
+	bool		parsed;
+	const char *several = "{\"endpoints\":["
+		"{\"id\":\"ep-a\",\"autoscaling_limit_min_cu\":1,\"autoscaling_limit_max_cu\":8,"
+		"\"suspend_timeout_seconds\":-1,\"type\":\"read_write\"},"
+		"{\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":0.25,\"autoscaling_limit_max_cu\":2.5,"
+		"\"suspend_timeout_seconds\":300,\"type\":\"read_only\"}],\"pagination\":{}}";
+
+	json_object_object_get_ex(record, "response_body", &body);
+	json_object_object_get_ex(body, "endpoints", &first);
+	first = json_object_array_get_idx(first, 0);
+	parsed = text && neon_parse_endpoint_settings(text, &s, &n, &error);
+	ok(parsed && n == 1 && s != NULL, "endpoints-04: settings parse, one endpoint (%s)", error ? error : "ok");
+	if (parsed && n == 1)
+	{
+		ok(same(s[0].endpoint_id, LOOKUP(first, "id")) && same(s[0].endpoint_id, "ep-dawn-king-a527wlyu"),
+		   "endpoints-04: endpoint id %s", s[0].endpoint_id);
+		ok(has_double(first, "autoscaling_limit_min_cu", s[0].autoscaling_min_cu) &&
+		   has_double(first, "autoscaling_limit_max_cu", s[0].autoscaling_max_cu) &&
+		   s[0].autoscaling_min_cu == 0.25 && s[0].autoscaling_max_cu == 0.25,
+		   "endpoints-04: autoscaling %g to %g CU", s[0].autoscaling_min_cu, s[0].autoscaling_max_cu);
+		ok(has_int(first, "suspend_timeout_seconds", s[0].suspend_timeout_seconds) &&
+		   s[0].suspend_timeout_seconds == 0, "endpoints-04: suspend timeout 0");
+	}
+	neon_endpoint_settings_free(s, n);
+	free(text);
+	json_object_put(record);
+
+	ok(neon_parse_endpoint_settings(several, &s, &n, &error) && n == 2 &&
+	   same(s[0].endpoint_id, "ep-a") && s[0].autoscaling_min_cu == 1 && s[0].autoscaling_max_cu == 8 &&
+	   s[0].suspend_timeout_seconds == -1 &&
+	   same(s[1].endpoint_id, "ep-b") && s[1].autoscaling_min_cu == 0.25 && s[1].autoscaling_max_cu == 2.5 &&
+	   s[1].suspend_timeout_seconds == 300,
+	   "every endpoint, read_only too; integer CUs and suspend timeout -1");
+	neon_endpoint_settings_free(s, n);
+	ok(neon_parse_endpoint_settings("{\"endpoints\":[]}", &s, &n, &error) && s == NULL && n == 0,
+	   "no endpoints: NULL and 0");
+}
+
 /* Whether `haystack` holds `needle`; NULL-safe. */
 static bool
 contains(const char *haystack, const char *needle)
@@ -880,6 +1016,89 @@ test_hostile_lists(void)
 	}
 }
 
+/* Endpoint settings with one bad value: the whole list is refused, nothing returned. */
+static void
+test_hostile_endpoint_settings(void)
+{
+	static const struct
+	{
+		const char *what;
+		const char *endpoint;	/* the second endpoint of the list */
+		const char *field;		/* what the error must name */
+	}			cases[] = {
+		{"id ../x", "\"id\":\"../x\",\"autoscaling_limit_min_cu\":1,\"autoscaling_limit_max_cu\":1,"
+		"\"suspend_timeout_seconds\":0", "endpoints[1].id \"../x\""},
+		{"no id", "\"autoscaling_limit_min_cu\":1,\"autoscaling_limit_max_cu\":1,"
+		"\"suspend_timeout_seconds\":0", "endpoints[1].id is missing"},
+		{"id with NUL", "\"id\":\"ep\\u0000x\",\"autoscaling_limit_min_cu\":1,\"autoscaling_limit_max_cu\":1,"
+		"\"suspend_timeout_seconds\":0", "endpoints[1].id"},
+		{"no settings at all", "\"id\":\"ep-b\"", "endpoints[1].autoscaling_limit_min_cu is missing"},
+		{"no max CU", "\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":1,\"suspend_timeout_seconds\":0",
+		"endpoints[1].autoscaling_limit_max_cu is missing"},
+		{"no suspend timeout", "\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":1,\"autoscaling_limit_max_cu\":1",
+		"endpoints[1].suspend_timeout_seconds is missing"},
+		{"CU as a string", "\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":\"0.25\",\"autoscaling_limit_max_cu\":1,"
+		"\"suspend_timeout_seconds\":0", "endpoints[1].autoscaling_limit_min_cu is missing or not a number"},
+		{"CU as a boolean", "\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":1,\"autoscaling_limit_max_cu\":true,"
+		"\"suspend_timeout_seconds\":0", "endpoints[1].autoscaling_limit_max_cu is missing or not a number"},
+		{"CU null", "\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":null,\"autoscaling_limit_max_cu\":1,"
+		"\"suspend_timeout_seconds\":0", "endpoints[1].autoscaling_limit_min_cu is missing or not a number"},
+		{"CU NaN", "\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":NaN,\"autoscaling_limit_max_cu\":1,"
+		"\"suspend_timeout_seconds\":0", "endpoints[1].autoscaling_limit_min_cu"},
+		{"CU negative", "\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":-0.25,\"autoscaling_limit_max_cu\":1,"
+		"\"suspend_timeout_seconds\":0", "endpoints[1].autoscaling_limit_min_cu is not a number of compute units"},
+		{"CU 1e999", "\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":1,\"autoscaling_limit_max_cu\":1e999,"
+		"\"suspend_timeout_seconds\":0", "endpoints[1].autoscaling_limit_max_cu"},
+		{"suspend timeout 300.5", "\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":1,\"autoscaling_limit_max_cu\":1,"
+		"\"suspend_timeout_seconds\":300.5", "endpoints[1].suspend_timeout_seconds is missing or not an integer"},
+		{"suspend timeout as a string", "\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":1,"
+		"\"autoscaling_limit_max_cu\":1,\"suspend_timeout_seconds\":\"300\"",
+		"endpoints[1].suspend_timeout_seconds is missing or not an integer"},
+		{"suspend timeout -2", "\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":1,\"autoscaling_limit_max_cu\":1,"
+		"\"suspend_timeout_seconds\":-2", "endpoints[1].suspend_timeout_seconds is not between -1 and 604800"},
+		{"suspend timeout 2^32", "\"id\":\"ep-b\",\"autoscaling_limit_min_cu\":1,\"autoscaling_limit_max_cu\":1,"
+		"\"suspend_timeout_seconds\":4294967296", "endpoints[1].suspend_timeout_seconds is not between"},
+	};
+	static const char *bad_lists[] = {
+		"{\"items\":[]}",
+		"{\"endpoints\":{}}",
+		"{\"endpoints\":[\"ep-a\"]}",
+		"[]",
+		"{\"endpoints\":[]} trailing",
+	};
+	NeonEndpointSettings *s;
+	int			n;
+	char	   *error = NULL;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char	   *body;
+		bool		parsed;
+
+		if (asprintf(&body, "{\"endpoints\":[{\"id\":\"ep-a\",\"autoscaling_limit_min_cu\":0.25,"
+					 "\"autoscaling_limit_max_cu\":1,\"suspend_timeout_seconds\":0},{%s}]}",
+					 cases[i].endpoint) < 0)
+			continue;
+		parsed = neon_parse_endpoint_settings(body, &s, &n, &error);
+		ok(!parsed && contains(error, cases[i].field) && s == NULL && n == 0,
+		   "endpoint settings with %s refused (%s)", cases[i].what, error ? error : "no error");
+		if (parsed)
+			neon_endpoint_settings_free(s, n);
+		free(error);
+		free(body);
+	}
+	for (size_t i = 0; i < sizeof(bad_lists) / sizeof(bad_lists[0]); i++)
+	{
+		bool		parsed = neon_parse_endpoint_settings(bad_lists[i], &s, &n, &error);
+
+		ok(!parsed && error && s == NULL && n == 0, "endpoint list %s refused (%s)", bad_lists[i],
+		   error ? error : "no error");
+		if (parsed)
+			neon_endpoint_settings_free(s, n);
+		free(error);
+	}
+}
+
 /* The body of GET /projects/{id}/operations/{op} with one member left out or changed. */
 static char *
 operation_body(const char *skip, const char *status, const char *extra)
@@ -1093,10 +1312,14 @@ main(void)
 	test_error_messages();
 	test_pooler_host();
 	test_build_create();
+	test_build_update_project();
+	test_build_update_endpoint();
+	test_endpoint_settings();
 	test_value_checks();
 	test_hostile_create();
 	test_hostile_endpoints_and_uris();
 	test_hostile_lists();
+	test_hostile_endpoint_settings();
 	test_operation_parsing();
 	test_operation_ids();
 	test_recorded_operations();
