@@ -16,8 +16,9 @@ OBJS         = $(patsubst %.c,%.o,$(wildcard src/engine/*.c src/transport/*.c sr
 # in the order of their names; the scripts of released versions and the
 # upgrade scripts are kept as they are.
 INSTALL_SQL  = sql/neon_platform--$(EXTVERSION).sql
-# The upgrade from the last release: its table changes, then the functions,
-# views and privileges of this version (all CREATE OR REPLACE).
+# The upgrade from the last release: its table changes, then the column
+# comments, functions, views and privileges of this version (all of them
+# COMMENT ON or CREATE OR REPLACE, so they apply to either).
 UPGRADE_SQL  = sql/neon_platform--0.1.0--$(EXTVERSION).sql
 DATA_built   = $(INSTALL_SQL) $(UPGRADE_SQL)
 DATA         = sql/neon_platform--0.1.0.sql
@@ -54,7 +55,7 @@ $(OBJS): $(wildcard src/*.h src/*/*.h)
 $(INSTALL_SQL): $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 
-$(UPGRADE_SQL): sql/upgrade/0.1.0--$(EXTVERSION).sql $(sort $(wildcard sql/install/2*.sql sql/install/3*.sql sql/install/4*.sql))
+$(UPGRADE_SQL): sql/upgrade/0.1.0--$(EXTVERSION).sql $(sort $(wildcard sql/install/1[5-9]*.sql sql/install/[2-9]*.sql))
 	cat $^ > $@
 
 .PHONY: unit bench

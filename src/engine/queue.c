@@ -115,7 +115,8 @@ static const char *fail_sql =
 
 static const char *retry_sql =
 "UPDATE neon_platform.jobs"
-"   SET state = 'queued', run_after = now() + $2 * interval '1 second',"
+"   SET state = 'queued',"
+"       run_after = CASE WHEN $2 = 'infinity' THEN 'infinity' ELSE now() + $2 * interval '1 second' END,"
 "       attempts = attempts - $6::int, mutation_sent_at = NULL,"
 "       last_http_status = $3, last_error = $4, step = $5, progress = $7::jsonb, updated_at = now()"
 " WHERE id = $1 AND state = 'running'";
@@ -147,13 +148,33 @@ static SPIPlanPtr retry_plan;
 static SPIPlanPtr prune_jobs_plan;
 static SPIPlanPtr prune_calls_plan;
 
-/* Whether the extension's tables exist in this database (it may not be created yet). */
+/*
+ * Whether the extension is created in this database at the version of this
+ * library. Another version (the library was updated, ALTER EXTENSION ...
+ * UPDATE has not run yet) is waited for: its tables are not what this
+ * worker reads and writes.
+ */
 bool
 queue_schema_present(void)
 {
-	Oid			nsp = get_namespace_oid("neon_platform", true);
+	static bool version_reported = false;
+	bool		isnull;
+	char	   *version;
 
-	return OidIsValid(nsp) && OidIsValid(get_relname_relid("jobs", nsp));
+	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'neon_platform'",
+					true, 1) != SPI_OK_SELECT || SPI_processed == 0)
+		return false;
+	SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (!isnull && strcmp(version, EXTVERSION) == 0)
+		return true;
+	if (!version_reported)
+		ereport(LOG,
+				(errmsg("neon_platform: the extension is at version %s and this library at %s; the worker waits",
+						version, EXTVERSION),
+				 errhint("Run ALTER EXTENSION neon_platform UPDATE in database \"%s\".", neon_database_name)));
+	version_reported = true;
+	return false;
 }
 
 /*

@@ -248,12 +248,14 @@ static bool
 prepare_schema(Worker *w)
 {
 	int			recovered = 0;
+	bool		present;
 
 	db_begin("checking for the neon_platform schema");
-	w->schema_ready = queue_schema_present();
-	if (w->schema_ready)
+	present = queue_schema_present();
+	if (present)
 		recovered = queue_recover_abandoned();
 	db_commit();
+	w->schema_ready = present;
 	if (recovered > 0)
 		ereport(LOG, (errmsg("neon_platform: took back %d job(s) left running by a previous worker", recovered)));
 	return w->schema_ready;
@@ -716,6 +718,9 @@ next_timeout_ms(Worker *w)
 	double		tokens = token_wait_seconds(w, now);
 	int			lane;
 
+	if (!w->schema_ready)
+		return (long) (SAFETY_POLL_SECONDS * 1000);
+
 	if (engine_ms >= 0)
 		seconds = Min(seconds, engine_ms / 1000.0);
 	if (tokens >= 0)
@@ -813,6 +818,9 @@ recover_from_failed_pass(Worker *w, ErrorData *edata)
 	}
 	drop_uncommitted_claims(w, &w->unrecorded);
 	w->n_fresh = 0;
+	/* With no job in memory, look at the schema afresh (it may have been dropped or updated). */
+	if (w->active[LANE_INTERACTIVE] + w->active[LANE_BACKGROUND] == 0)
+		w->schema_ready = false;
 	w->pause_until = http_now() + FAILED_PASS_PAUSE_SECONDS;
 	ereport(LOG,
 			(errmsg("neon_platform: worker pass failed, trying again in %.0f s: %s",

@@ -208,7 +208,7 @@ sub diag_queue
 	my ($node) = @_;
 	for my $q (
 		"SELECT kind, state, jobs, max_attempts_so_far FROM neon_platform.queue_summary ORDER BY 1, 2",
-		"SELECT id, tenant, state, step, attempts, run_after, lease_until, last_http_status, left(last_error, 200) FROM neon_platform.jobs WHERE state <> 'succeeded' ORDER BY id LIMIT 15",
+		"SELECT id, tenant, state, step, attempts, run_after, last_http_status, left(last_error, 200) FROM neon_platform.jobs WHERE state <> 'succeeded' ORDER BY id LIMIT 15",
 		"SELECT method, regexp_replace(path, '[?].*', ''), status, count(*), left(max(error), 120) FROM neon_platform.api_calls GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
 		"SELECT pid, state, wait_event, left(query, 100) FROM pg_stat_activity WHERE backend_type = 'neon_platform worker'"
 	  )

@@ -61,7 +61,7 @@ $node->safe_psql(
 
 note 'restart with the new library: the worker runs a pass against the 0.1.0 schema';
 $node->restart;
-my $pid = wait_worker_pid($node) or die 'no worker after the restart';
+wait_worker_pid($node) or die 'no worker after the restart';
 ok( poll_until(
 		$node,
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'neon_platform worker' AND state IS NOT NULL",
