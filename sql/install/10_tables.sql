@@ -125,7 +125,7 @@ CREATE TABLE neon_platform.jobs (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     progress         jsonb,
     mutation_sent_at timestamptz,
-    CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier')),
+    CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier')),
     CONSTRAINT jobs_state_known CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
     CONSTRAINT jobs_finished_when_terminal CHECK (
         (state IN ('succeeded', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),

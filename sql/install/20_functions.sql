@@ -166,6 +166,66 @@ $function$;
 COMMENT ON FUNCTION @extschema@.neon_provision(text, text) IS
     'Enqueue the creation of the tenant''s Neon project in the caller''s transaction; returns the job id';
 
+CREATE OR REPLACE FUNCTION @extschema@.neon_set_tier(tenant text, tier text, force boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    t      neon_platform.tenants;
+    wanted neon_platform.tiers;
+    job_id bigint;
+BEGIN
+    IF force IS NULL THEN
+        RAISE EXCEPTION 'force must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass force => true to skip the checks of a downgrade, or leave it out.';
+    END IF;
+    SELECT * INTO t FROM neon_platform.tenants AS x WHERE x.tenant = neon_set_tier.tenant;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant "%" does not exist', neon_platform.shorten(tenant)
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Provision it first: SELECT neon_provision(tenant, tier).';
+    END IF;
+    SELECT * INTO wanted FROM neon_platform.tiers AS x WHERE x.name = neon_set_tier.tier;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tier "%" does not exist', neon_platform.shorten(tier)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Known tiers: %s (see neon_platform.tiers).',
+                                (SELECT string_agg(name, ', ' ORDER BY name) FROM neon_platform.tiers));
+    END IF;
+    IF t.state <> 'ready' THEN
+        RAISE EXCEPTION 'tenant "%" is not ready (state %)', tenant, t.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A tier changes only for a ready tenant; wait for its current job with neon_wait().';
+    END IF;
+    IF wanted.name = t.tier THEN
+        RAISE NOTICE 'tenant "%" already has tier "%"', tenant, tier;
+        RETURN NULL;
+    END IF;
+    IF t.organization = 'paid' AND wanted.organization = 'free' THEN
+        RAISE EXCEPTION 'moving tenant "%" from the paid to the free organization is not built yet', tenant
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Downgrades need the check that the tenant fits the free tier; choose a tier of the paid organization for now.';
+    END IF;
+
+    UPDATE neon_platform.tenants AS x SET state = 'changing_tier', last_error = NULL, updated_at = now()
+     WHERE x.tenant = neon_set_tier.tenant;
+    -- The job carries the target plan as it is now; within one organization
+    -- there is nothing to transfer.
+    INSERT INTO neon_platform.jobs (tenant, kind, args, step)
+    VALUES (neon_set_tier.tenant, 'change_tier',
+            jsonb_build_object('tier', wanted.name, 'plan', to_jsonb(wanted),
+                               'from_organization', t.organization, 'to_organization', wanted.organization),
+            CASE WHEN t.organization = wanted.organization THEN 'update_project' END)
+    RETURNING id INTO job_id;
+    RETURN job_id;
+END
+$function$;
+COMMENT ON FUNCTION @extschema@.neon_set_tier(text, text, boolean) IS
+    'Enqueue the move of a ready tenant to another tier (across organizations: a batched transfer) in the caller''s transaction; returns the job id';
+
 CREATE OR REPLACE FUNCTION @extschema@.neon_wait(job bigint, timeout interval DEFAULT '60 s')
 RETURNS text
 LANGUAGE plpgsql

@@ -11,4 +11,4 @@ REVOKE ALL ON FUNCTION neon_platform.reapply_tier() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION neon_platform.written_by_this_transaction(xid) TO PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_provision(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_connection_uri(text, text, boolean) FROM PUBLIC;
-
+REVOKE ALL ON FUNCTION @extschema@.neon_set_tier(text, text, boolean) FROM PUBLIC;

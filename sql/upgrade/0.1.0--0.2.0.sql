@@ -11,7 +11,7 @@ ALTER TABLE neon_platform.jobs
     ADD COLUMN progress jsonb,
     ADD COLUMN mutation_sent_at timestamptz,
     DROP CONSTRAINT jobs_kind_known,
-    ADD CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier'));
+    ADD CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier'));
 
 -- The worker claims each kind in the order of this index.
 DROP INDEX neon_platform.jobs_due_idx;

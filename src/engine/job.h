@@ -80,6 +80,20 @@ typedef bool (*StepBuildFn) (Job *job, const char **error);
 /* Decides what a 2xx answer, or a 4xx other than 401/423/429, means for the job. */
 typedef JobOutcome (*StepHandleFn) (Job *job, HttpRequest *req);
 
+/*
+ * A step whose call can serve several jobs (a project transfer carries up
+ * to 400 project ids): jobs waiting at it with the same key are sent
+ * together, and each gets its own outcome from the one answer.
+ */
+typedef struct JobBatch
+{
+	int			max_jobs;
+	/* Jobs whose keys are equal may share a call. */
+	const char *(*key) (Job *job);
+	/* Builds the one call of jobs[0..n-1] into jobs[0]->call with job_set_call(). */
+	bool		(*build) (Job **jobs, int n, const char **error);
+} JobBatch;
+
 typedef struct JobStep
 {
 	const char *name;			/* saved in jobs.step */
@@ -87,7 +101,8 @@ typedef struct JobStep
 	const char *lookup_step;	/* with mutation: where a lost answer is resolved */
 	bool		waits_for_operations;	/* first wait for the tenant's pending operations */
 	StepBuildFn build;
-	StepHandleFn handle;
+	StepHandleFn handle;		/* with batch: called for each job of the call */
+	const JobBatch *batch;		/* NULL: one call per job */
 } JobStep;
 
 typedef struct JobKind
@@ -123,6 +138,11 @@ struct Job
 	HttpRequest *call;
 	char	   *call_path;		/* path and query below api_url, for the audit */
 	bool		call_is_mutation;
+
+	/* With a batched call: the jobs it serves (this one first), and when this one began to wait. */
+	struct Job **batch;
+	int			n_batch;
+	double		parked_at;
 
 	/* The call that was answered (or got no answer), until it is recorded. */
 	HttpRequest *answer;

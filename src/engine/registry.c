@@ -11,6 +11,7 @@
 static const JobKind *const kinds[] = {
 	&provision_kind,
 	&apply_tier_kind,
+	&change_tier_kind,
 };
 
 /* The kind named `name`, or NULL (a kind this version does not know). */

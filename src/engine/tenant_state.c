@@ -34,6 +34,18 @@ static const char *failed_sql =
 static const char *note_error_sql =
 "UPDATE neon_platform.tenants SET last_error = $2, updated_at = now() WHERE tenant = $1";
 
+static const char *tier_changed_sql =
+"UPDATE neon_platform.tenants"
+"   SET state = 'ready', tier = $2, organization = $3, org_id = coalesce($4, org_id),"
+"       last_error = NULL, updated_at = now()"
+" WHERE tenant = $1";
+
+static const char *tier_unchanged_sql =
+"UPDATE neon_platform.tenants"
+"   SET state = 'ready', organization = coalesce($2, organization), org_id = coalesce($3, org_id),"
+"       last_error = $4, updated_at = now()"
+" WHERE tenant = $1 AND state = 'changing_tier'";
+
 static const char *operations_sql =
 "UPDATE neon_platform.tenants SET pending_operations = $2, updated_at = now() WHERE tenant = $1";
 
@@ -43,6 +55,8 @@ static SPIPlanPtr secret_plan;
 static SPIPlanPtr failed_plan;
 static SPIPlanPtr note_error_plan;
 static SPIPlanPtr operations_plan;
+static SPIPlanPtr tier_changed_plan;
+static SPIPlanPtr tier_unchanged_plan;
 
 /* Takes the tenant's row without waiting; raises lock_not_available if somebody holds it. */
 static void
@@ -124,4 +138,39 @@ tenant_state_set_pending_operations(const char *tenant, char **ids, int n)
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = text_array(ids, n);
 	spi_run(spi_plan(&operations_plan, operations_sql, 2, types), values, NULL, SPI_OK_UPDATE);
+}
+
+/* The tenant is on its new tier, in the organization its project is in now. */
+void
+tenant_state_tier_changed(const char *tenant, const char *tier, const char *organization, const char *org_id)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	lock_tenant(tenant);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = CStringGetTextDatum(tier);
+	values[2] = CStringGetTextDatum(organization);
+	values[3] = text_or_null(org_id, &nulls[3]);
+	spi_run(spi_plan(&tier_changed_plan, tier_changed_sql, 4, types), values, nulls, SPI_OK_UPDATE);
+}
+
+/*
+ * A tier change failed: the tenant is usable again in its old tier, in the
+ * organization its project is in (NULL: where it was), with the reason.
+ */
+void
+tenant_state_tier_unchanged(const char *tenant, const char *organization, const char *org_id, const char *error)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	lock_tenant(tenant);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = text_or_null(organization, &nulls[1]);
+	values[2] = text_or_null(org_id, &nulls[2]);
+	values[3] = CStringGetTextDatum(error);
+	spi_run(spi_plan(&tier_unchanged_plan, tier_unchanged_sql, 4, types), values, nulls, SPI_OK_UPDATE);
 }

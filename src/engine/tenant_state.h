@@ -11,6 +11,10 @@
 extern void tenant_state_ready(const char *tenant, const NeonProject *project, const char *org_id);
 extern void tenant_state_failed(const char *tenant, const char *while_state, const char *error);
 extern void tenant_state_note_error(const char *tenant, const char *error);
+extern void tenant_state_tier_changed(const char *tenant, const char *tier, const char *organization,
+									  const char *org_id);
+extern void tenant_state_tier_unchanged(const char *tenant, const char *organization, const char *org_id,
+										const char *error);
 extern void tenant_state_set_pending_operations(const char *tenant, char **ids, int n);
 
 #endif							/* NEON_PLATFORM_TENANT_STATE_H */

@@ -32,6 +32,8 @@
 
 #include <math.h>
 
+#include "engine/batch.h"
+#include "engine/joblist.h"
 #include "engine/opwait.h"
 #include "engine/queue.h"
 #include "engine/secrets.h"
@@ -60,12 +62,6 @@
 
 #define USER_AGENT "neon_platform/" EXTVERSION
 
-typedef struct JobList
-{
-	Job		   *head;
-	Job		   *tail;
-} JobList;
-
 typedef struct Worker
 {
 	HttpEngine *engine;
@@ -75,6 +71,8 @@ typedef struct Worker
 	MemoryContext jobs_cxt;
 	MemoryContext pass_cxt;		/* reset after every pass */
 	JobList		waiting[JOB_LANES]; /* calls ready, waiting for a token or a slot */
+	JobList		parked[JOB_LANES];	/* jobs whose call may serve others too (batch.c) */
+	int			exempt;			/* parked jobs, and those a batched call carries besides its first */
 	JobList		unrecorded;		/* outcomes to write (answers, or claims that cannot start) */
 	JobList		sending;		/* marked as sent in the transaction now open */
 	Job		  **fresh;			/* claimed in the transaction now open */
@@ -104,46 +102,6 @@ worker_register(void)
 	RegisterBackgroundWorker(&worker);
 }
 
-/* Appends a job to a list. */
-static void
-list_push(JobList *list, Job *job)
-{
-	job->next = NULL;
-	if (list->tail)
-		list->tail->next = job;
-	else
-		list->head = job;
-	list->tail = job;
-}
-
-/* Takes the first job of a list, or NULL. */
-static Job *
-list_pop(JobList *list)
-{
-	Job		   *job = list->head;
-
-	if (job == NULL)
-		return NULL;
-	list->head = job->next;
-	if (list->head == NULL)
-		list->tail = NULL;
-	job->next = NULL;
-	return job;
-}
-
-/* Puts a whole list in front of another, keeping its order. */
-static void
-list_prepend(JobList *list, JobList *front)
-{
-	if (front->head == NULL)
-		return;
-	front->tail->next = list->head;
-	if (list->tail == NULL)
-		list->tail = front->tail;
-	list->head = front->head;
-	front->head = front->tail = NULL;
-}
-
 /* The lane of a job's kind. */
 static JobLane
 lane_of(Job *job)
@@ -162,7 +120,8 @@ background_cap(void)
 static int
 lane_room(Worker *w, JobLane lane)
 {
-	int			room = neon_max_inflight_requests - w->active[LANE_INTERACTIVE] - w->active[LANE_BACKGROUND];
+	int			room = neon_max_inflight_requests + w->exempt
+		- w->active[LANE_INTERACTIVE] - w->active[LANE_BACKGROUND];
 
 	if (lane == LANE_BACKGROUND)
 		room = Min(room, background_cap() - w->active[LANE_BACKGROUND]);
@@ -259,6 +218,23 @@ prepare_schema(Worker *w)
 	if (recovered > 0)
 		ereport(LOG, (errmsg("neon_platform: took back %d job(s) left running by a previous worker", recovered)));
 	return w->schema_ready;
+}
+
+/*
+ * Queues a job whose call is built: parked when its call may serve other
+ * jobs too (it then takes no room), else waiting for a token.
+ */
+static void
+queue_ready(Worker *w, Job *job)
+{
+	if (!batch_parks(job))
+	{
+		list_push(&w->waiting[lane_of(job)], job);
+		return;
+	}
+	job->parked_at = http_now();
+	list_push(&w->parked[lane_of(job)], job);
+	w->exempt++;
 }
 
 /* Frees a job that has ended, and makes room in its lane. */
@@ -362,7 +338,22 @@ heed_pushback(Worker *w, HttpRequest *req)
 		ratelimit_throttled(&w->limiter, http_now(), req->retry_after_seconds);
 }
 
-/* Takes every call that has ended and decides, in memory, what it means. */
+/* Decides, in memory, what a job's answer means; the outcome is then to be recorded. */
+static void
+take_answer(Worker *w, Job *job)
+{
+	MemoryContext old = MemoryContextSwitchTo(job->cxt);
+
+	job->outcome = decide_safely(job, job->answer);
+	job->unrecorded = true;
+	MemoryContextSwitchTo(old);
+	list_push(&w->unrecorded, job);
+}
+
+/*
+ * Takes every call that has ended; each job it served (one, or all of a
+ * batch) gets the answer as its own.
+ */
 static void
 collect_answers(Worker *w)
 {
@@ -371,16 +362,26 @@ collect_answers(Worker *w)
 	while ((req = http_engine_next_done(w->engine)) != NULL)
 	{
 		Job		   *job = (Job *) req->owner;
-		MemoryContext old = MemoryContextSwitchTo(job->cxt);
+		Job		  **batch = job->batch;
+		int			n = job->n_batch;
+		int			i;
 
 		heed_pushback(w, req);
-		job->answer = req;
-		job->answer_path = job->call_path;
-		job->call = NULL;
-		job->outcome = decide_safely(job, req);
-		job->unrecorded = true;
-		MemoryContextSwitchTo(old);
-		list_push(&w->unrecorded, job);
+		if (n == 0)
+		{
+			job->answer = req;
+			job->answer_path = job->call_path;
+			job->call = NULL;
+			take_answer(w, job);
+			continue;
+		}
+		batch_share_answer(job, req);
+		job->batch = NULL;
+		job->n_batch = 0;
+		w->exempt -= n - 1;
+		for (i = 0; i < n; i++)
+			take_answer(w, batch[i]);
+		pfree(batch);
 	}
 }
 
@@ -512,7 +513,7 @@ record_outcomes(Worker *w)
 		job->record_failures = 0;
 		job->record_at = 0;
 		if (job->outcome.verdict == JOB_CALL_AGAIN)
-			list_push(&w->waiting[lane_of(job)], job);
+			queue_ready(w, job);
 		else
 			release_job(w, job);
 	}
@@ -538,7 +539,10 @@ start_claimed_job(Worker *w, Job *job)
 	}
 	job->claimed_now = true;
 	w->fresh[w->n_fresh++] = job;
-	list_push(job->unrecorded ? &w->unrecorded : &w->waiting[lane_of(job)], job);
+	if (job->unrecorded)
+		list_push(&w->unrecorded, job);
+	else
+		queue_ready(w, job);
 }
 
 /* Claims the due jobs of one lane, up to its room; sets when to look again. */
@@ -594,6 +598,31 @@ take_token(Worker *w, JobLane lane, double now)
 	return true;
 }
 
+/*
+ * Sends the parked jobs of a lane whose batch is due, one call per batch,
+ * while tokens and slots allow; returns how many calls it took.
+ */
+static int
+pick_batches(Worker *w, int lane, int slots, double now)
+{
+	bool		more_may_come = now >= w->claim_at[lane] && lane_room(w, lane) > 0 && !neon_paused;
+	int			picked = 0;
+
+	while (picked < slots && batch_due(&w->parked[lane], more_may_come, now) && take_token(w, lane, now))
+	{
+		int			taken = 0;
+		Job		   *carrier = batch_gather(&w->parked[lane], &w->unrecorded, &taken);
+
+		w->exempt -= taken;
+		if (carrier == NULL)
+			continue;
+		w->exempt += taken - 1;
+		list_push(&w->sending, carrier);
+		picked++;
+	}
+	return picked;
+}
+
 /* Moves waiting calls to the sending list while tokens and slots allow, interactive first. */
 static void
 pick_calls_to_send(Worker *w)
@@ -610,22 +639,38 @@ pick_calls_to_send(Worker *w)
 			list_push(&w->sending, list_pop(&w->waiting[lane]));
 			picked++;
 		}
+		picked += pick_batches(w, lane, slots - picked, now);
 	}
 }
 
-/* Records that the mutations among the calls about to be sent leave now. */
+/* Records that the mutations among the calls about to be sent leave now (every job of a batch). */
 static void
 mark_mutations_sent(Worker *w)
 {
-	Job		  **mutations = palloc(sizeof(Job *) * Max(neon_max_inflight_requests, 1));
+	Job		  **mutations;
 	int			n = 0;
 	Job		   *job;
 
 	for (job = w->sending.head; job != NULL; job = job->next)
 		if (job->call_is_mutation)
+			n += Max(job->n_batch, 1);
+	if (n == 0)
+		return;
+	mutations = palloc(sizeof(Job *) * n);
+	n = 0;
+	for (job = w->sending.head; job != NULL; job = job->next)
+	{
+		if (!job->call_is_mutation)
+			continue;
+		if (job->n_batch == 0)
 			mutations[n++] = job;
-	if (n > 0)
-		queue_mark_sent(mutations, n);
+		else
+		{
+			memcpy(&mutations[n], job->batch, sizeof(Job *) * job->n_batch);
+			n += job->n_batch;
+		}
+	}
+	queue_mark_sent(mutations, n);
 }
 
 /*
@@ -643,7 +688,8 @@ claim_and_send(Worker *w)
 	Job		   *job;
 	int			i;
 
-	if (!claim && w->waiting[LANE_INTERACTIVE].head == NULL && w->waiting[LANE_BACKGROUND].head == NULL)
+	if (!claim && w->waiting[LANE_INTERACTIVE].head == NULL && w->waiting[LANE_BACKGROUND].head == NULL
+		&& w->parked[LANE_INTERACTIVE].head == NULL && w->parked[LANE_BACKGROUND].head == NULL)
 		return;
 	w->fresh = palloc(sizeof(Job *) * Max(neon_max_inflight_requests, 1));
 	w->n_fresh = 0;
@@ -696,9 +742,9 @@ token_wait_seconds(Worker *w, double now)
 
 	if (http_engine_inflight(w->engine) >= neon_max_inflight_requests)
 		return -1;
-	if (w->waiting[LANE_INTERACTIVE].head != NULL)
+	if (w->waiting[LANE_INTERACTIVE].head != NULL || w->parked[LANE_INTERACTIVE].head != NULL)
 		wait = ratelimit_wait_seconds(&w->limiter, now);
-	if (w->waiting[LANE_BACKGROUND].head != NULL)
+	if (w->waiting[LANE_BACKGROUND].head != NULL || w->parked[LANE_BACKGROUND].head != NULL)
 	{
 		double		bg = Max(ratelimit_wait_seconds(&w->limiter, now),
 							 ratelimit_wait_seconds(&w->background_limiter, now));
@@ -720,6 +766,9 @@ next_timeout_ms(Worker *w)
 
 	if (!w->schema_ready)
 		return (long) (SAFETY_POLL_SECONDS * 1000);
+	for (lane = 0; lane < JOB_LANES; lane++)
+		if (w->parked[lane].head != NULL)
+			seconds = Min(seconds, w->parked[lane].head->parked_at + BATCH_LINGER_SECONDS - now);
 
 	if (engine_ms >= 0)
 		seconds = Min(seconds, engine_ms / 1000.0);
@@ -775,9 +824,12 @@ worker_pass(Worker *w)
 	prune_old_rows(w);
 }
 
-/* Lets go of the jobs of a list whose claim was rolled back: the table has them queued again. */
+/*
+ * Lets go of the jobs of a list whose claim was rolled back: the table has
+ * them queued again. `parked` says the list's jobs take no room.
+ */
 static void
-drop_uncommitted_claims(Worker *w, JobList *list)
+drop_uncommitted_claims(Worker *w, JobList *list, bool parked)
 {
 	JobList		keep = {0};
 	Job		   *job;
@@ -789,10 +841,30 @@ drop_uncommitted_claims(Worker *w, JobList *list)
 		else
 		{
 			w->active[lane_of(job)]--;
+			w->exempt -= parked;
 			job_free(job);
 		}
 	}
 	*list = keep;
+}
+
+/* A call picked in the failed pass goes back where it waited; a batch's jobs back to the parked list. */
+static void
+unpick(Worker *w, Job *job, JobList *back_waiting, JobList *back_parked)
+{
+	int			i;
+
+	if (job->n_batch == 0)
+	{
+		list_push(&back_waiting[lane_of(job)], job);
+		return;
+	}
+	for (i = 0; i < job->n_batch; i++)
+		list_push(&back_parked[lane_of(job)], job->batch[i]);
+	w->exempt += 1;
+	pfree(job->batch);
+	job->batch = NULL;
+	job->n_batch = 0;
 }
 
 /*
@@ -803,20 +875,23 @@ drop_uncommitted_claims(Worker *w, JobList *list)
 static void
 recover_from_failed_pass(Worker *w, ErrorData *edata)
 {
-	JobList		back[JOB_LANES] = {{0}};
+	JobList		back_waiting[JOB_LANES] = {{0}};
+	JobList		back_parked[JOB_LANES] = {{0}};
 	Job		   *job;
 	int			lane;
 
 	AbortCurrentTransaction();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	while ((job = list_pop(&w->sending)) != NULL)
-		list_push(&back[lane_of(job)], job);
+		unpick(w, job, back_waiting, back_parked);
 	for (lane = 0; lane < JOB_LANES; lane++)
 	{
-		list_prepend(&w->waiting[lane], &back[lane]);
-		drop_uncommitted_claims(w, &w->waiting[lane]);
+		list_prepend(&w->waiting[lane], &back_waiting[lane]);
+		list_prepend(&w->parked[lane], &back_parked[lane]);
+		drop_uncommitted_claims(w, &w->waiting[lane], false);
+		drop_uncommitted_claims(w, &w->parked[lane], true);
 	}
-	drop_uncommitted_claims(w, &w->unrecorded);
+	drop_uncommitted_claims(w, &w->unrecorded, false);
 	w->n_fresh = 0;
 	/* With no job in memory, look at the schema afresh (it may have been dropped or updated). */
 	if (w->active[LANE_INTERACTIVE] + w->active[LANE_BACKGROUND] == 0)

@@ -825,6 +825,38 @@ http_request_free(HttpRequest *req)
 	free(req);
 }
 
+/*
+ * A copy of a finished request's outcome (status, answer, request id,
+ * timings, transport error), without its key or body: one call that served
+ * several jobs gives each its own. NULL on out of memory.
+ */
+HttpRequest *
+http_request_copy_result(const HttpRequest *done)
+{
+	HttpRequest *copy = http_request_new(done->method, done->url);
+
+	if (copy == NULL)
+		return NULL;
+	copy->status = done->status;
+	copy->response_len = done->response_len;
+	copy->response_truncated = done->response_truncated;
+	memcpy(copy->request_id, done->request_id, sizeof(copy->request_id));
+	copy->retry_after_seconds = done->retry_after_seconds;
+	copy->latency_ms = done->latency_ms;
+	copy->timed_out = done->timed_out;
+	copy->maybe_sent = done->maybe_sent;
+	memcpy(copy->error, done->error, sizeof(copy->error));
+	copy->response = malloc(done->response_len + 1);
+	if (copy->response == NULL)
+	{
+		http_request_free(copy);
+		return NULL;
+	}
+	memcpy(copy->response, done->response ? done->response : "", done->response_len);
+	copy->response[done->response_len] = '\0';
+	return copy;
+}
+
 /* Escapes with curl's encoder, returned as a plain malloc'd string. */
 char *
 http_escape(const char *value)

@@ -80,6 +80,9 @@ extern void http_engine_destroy(HttpEngine *engine);
 /* A new request with the given method and URL (copied); NULL on out of memory. */
 extern HttpRequest *http_request_new(const char *method, const char *url);
 
+/* A copy of a finished request's outcome, without key or body; NULL on out of memory. */
+extern HttpRequest *http_request_copy_result(const HttpRequest *done);
+
 /* Frees a request that is not in flight, wiping its key first. */
 extern void http_request_free(HttpRequest *req);
 

@@ -1,0 +1,212 @@
+/*
+ * change_tier.c
+ *		The change_tier job: a tenant moves to another tier, across
+ *		organizations if the tiers' differ (interactive lane).
+ *
+ * Input (jobs.args, written by neon_set_tier() at enqueue time):
+ *   {"tier": "pro", "plan": {the tier's row}, "from_organization": "free",
+ *    "to_organization": "paid"}
+ *
+ *	 transfer ──200──> update_project ──> fetch_endpoints ──> (update_endpoint) ──> done
+ *	   │ unknown outcome (after request_timeout + settle_margin)
+ *	   v
+ *	 confirm_transfer ──in the destination──> update_project
+ *	   │ still in the source
+ *	   v
+ *	 transfer
+ *
+ * The transfer (POST /organizations/{source_org_id}/projects/transfer, with
+ * the personal key) carries up to 400 projects: tenants moving between the
+ * same two organizations share one call. Quotas and compute settings do
+ * not move with a project, so the tier's plan is applied after it, with the
+ * destination's key (tier_steps.c). Within one organization the job starts
+ * at update_project.
+ *
+ * Cost: 1/400 of a transfer, plus 2 requests per tenant (plus 1 per
+ * endpoint whose settings differ, plus the reads of operations still
+ * running).
+ */
+#include "pg_prelude.h"
+
+#include "engine/settings.h"
+#include "engine/tenant_state.h"
+#include "kinds/kinds.h"
+#include "kinds/tier_steps.h"
+#include "neon/neon_transfers.h"
+
+#define STEP_TRANSFER "transfer"
+#define STEP_CONFIRM "confirm_transfer"
+
+/* The organization id configured for "free" or "paid"; NULL (config missing) when unset. */
+static const char *
+organization_id(Job *job, const char *organization, const char **error)
+{
+	const char *id = strcmp(organization, "paid") == 0 ? neon_paid_org_id : neon_free_org_id;
+
+	if (id && id[0])
+		return id;
+	*error = strcmp(organization, "paid") == 0 ? "neon_platform.paid_org_id is not set"
+		: "neon_platform.free_org_id is not set";
+	job->config_missing = true;
+	return NULL;
+}
+
+/* Jobs moving between the same two organizations share a transfer call. */
+static const char *
+transfer_key(Job *job)
+{
+	return tier_job(job)->to_organization;
+}
+
+/* One transfer call for the projects of jobs[0..n-1], all from the same organization. */
+static bool
+build_transfer_batch(Job **jobs, int n, const char **error)
+{
+	TierJob    *t = tier_job(jobs[0]);
+	const char *source = organization_id(jobs[0], t->from_organization, error);
+	const char *destination = source ? organization_id(jobs[0], t->to_organization, error) : NULL;
+	const char **ids = palloc(sizeof(char *) * n);
+	int			i;
+
+	if (destination == NULL)
+		return false;
+	for (i = 0; i < n; i++)
+		ids[i] = jobs[i]->view.project_id;
+	return job_set_call(jobs[0], "POST", KEY_PERSONAL,
+						api_path("/organizations/%s/projects/transfer", source),
+						neon_build_transfer(destination, ids, n), error);
+}
+
+/* The transfer of this job's project alone (the engine joins it with others). */
+static bool
+build_transfer(Job *job, const char **error)
+{
+	return build_transfer_batch(&job, 1, error);
+}
+
+/* Where a transfer whose answer was lost left the project: GET /projects/{id}, personal key. */
+static bool
+build_confirm(Job *job, const char **error)
+{
+	return job_set_call(job, "GET", KEY_PERSONAL, api_path("/projects/%s", job->view.project_id), NULL, error);
+}
+
+/* The project is in the destination: from now on its key is the destination's. */
+static JobOutcome
+moved(Job *job)
+{
+	TierJob    *t = tier_job(job);
+
+	t->transferred = true;
+	job->view.organization = (char *) t->to_organization;
+	return job_next_step(job, TIER_STEP_UPDATE_PROJECT);
+}
+
+/* Why Neon refused a transfer, in words a person can act on. */
+static const char *
+transfer_refusal(Job *job, HttpRequest *req)
+{
+	const char *why = job_answer_text(job, req);
+
+	switch (req->status)
+	{
+		case 403:
+			return psprintf("Neon refused the transfer: neon_platform.personal_api_key must be the personal API key of an admin of both organizations, not an organization key (%s)", why);
+		case 406:
+			return psprintf("the destination organization cannot take the project (plan or capacity; Neon's limits follow): %s", why);
+		case 422:
+			return psprintf("the project has a GitHub or Vercel integration, which Neon does not move; remove it first: %s", why);
+		default:
+			return why;
+	}
+}
+
+/* The answer of the transfer call, for each job it carried. */
+static JobOutcome
+handle_transfer(Job *job, HttpRequest *req)
+{
+	if (req->status >= 300)
+		return job_outcome(JOB_FAILED, transfer_refusal(job, req));
+	return moved(job);
+}
+
+/* Where the project is after a transfer whose answer was lost. */
+static JobOutcome
+handle_confirm(Job *job, HttpRequest *req)
+{
+	char	   *org_id = NULL;
+	char	   *error = NULL;
+	const char *destination;
+	const char *config_error = NULL;
+	bool		arrived;
+
+	if (req->status >= 300)
+		return job_outcome(JOB_FAILED, job_answer_text(job, req));
+	if (!neon_parse_project_org(req->response, &org_id, &error))
+	{
+		JobOutcome	o = job_outcome(JOB_FAILED, psprintf("refused Neon's answer to %s %s: %s",
+														 req->method, job->answer_path, error));
+
+		free(error);
+		return o;
+	}
+	destination = organization_id(job, tier_job(job)->to_organization, &config_error);
+	arrived = destination && strcmp(org_id, destination) == 0;
+	free(org_id);
+	return arrived ? moved(job) : job_next_step(job, STEP_TRANSFER);
+}
+
+/* The tenant is on its new tier (in its new organization). */
+static void
+change_tier_record_success(Job *job)
+{
+	TierJob    *t = tier_job(job);
+	const char *organization = t->to_organization ? t->to_organization : job->view.organization;
+	const char *error = NULL;
+
+	tenant_state_tier_changed(job->tenant, t->tier, organization, organization_id(job, organization, &error));
+}
+
+/*
+ * A change that failed leaves the tenant usable where its project is: in
+ * its old tier, or, if the project moved before the failure, in the new
+ * organization, with the reason.
+ */
+static void
+change_tier_record_failure(Job *job, const char *error)
+{
+	TierJob    *t = tier_job(job);
+	const char *organization = job->view.organization;
+	const char *config_error = NULL;
+
+	if (t == NULL || organization == NULL)
+		tenant_state_tier_unchanged(job->tenant, NULL, NULL, error);
+	else
+		tenant_state_tier_unchanged(job->tenant, organization,
+									organization_id(job, organization, &config_error), error);
+}
+
+static const JobBatch transfer_batch = {
+	.max_jobs = NEON_TRANSFER_MAX_PROJECTS,
+	.key = transfer_key,
+	.build = build_transfer_batch,
+};
+
+static const JobStep change_tier_steps[] = {
+	{.name = STEP_TRANSFER, .mutation = true, .lookup_step = STEP_CONFIRM,
+	.build = build_transfer, .handle = handle_transfer, .batch = &transfer_batch},
+	{.name = STEP_CONFIRM, .build = build_confirm, .handle = handle_confirm},
+	TIER_SETTINGS_STEPS,
+	{.name = NULL}
+};
+
+const JobKind change_tier_kind = {
+	.name = "change_tier",
+	.lane = LANE_INTERACTIVE,
+	.needs_tenant = true,
+	.steps = change_tier_steps,
+	.load = tier_job_load,
+	.save_progress = tier_job_save_progress,
+	.record_success = change_tier_record_success,
+	.record_failure = change_tier_record_failure,
+};
