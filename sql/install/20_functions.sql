@@ -177,10 +177,10 @@ DECLARE
     wanted neon_platform.tiers;
     job_id bigint;
 BEGIN
-    IF force IS NULL THEN
-        RAISE EXCEPTION 'force must not be NULL'
+    IF force IS NULL OR tier IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN tier IS NULL THEN 'tier' ELSE 'force' END
             USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'Pass force => true to skip the checks of a downgrade, or leave it out.';
+                  HINT = 'Pass a tier of neon_platform.tiers; force => true skips the checks of a downgrade.';
     END IF;
     SELECT * INTO t FROM neon_platform.tenants AS x WHERE x.tenant = neon_set_tier.tenant;
     IF NOT FOUND THEN
