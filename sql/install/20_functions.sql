@@ -74,6 +74,43 @@ AS $function$
       FROM regexp_split_to_table(value, '') WITH ORDINALITY AS t(c, i)
 $function$;
 
+-- The tier named `name`, or the error every function raises for an unknown one.
+CREATE OR REPLACE FUNCTION neon_platform.known_tier(name text) RETURNS neon_platform.tiers
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    found_tier neon_platform.tiers;
+BEGIN
+    SELECT * INTO found_tier FROM neon_platform.tiers AS t WHERE t.name = known_tier.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tier "%" does not exist', neon_platform.shorten(name)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Known tiers: %s (see neon_platform.tiers).',
+                                (SELECT string_agg(t.name, ', ' ORDER BY t.name) FROM neon_platform.tiers AS t));
+    END IF;
+    RETURN found_tier;
+END
+$function$;
+
+-- The tenant named `name`, or the error every function raises for an unknown one.
+CREATE OR REPLACE FUNCTION neon_platform.known_tenant(name text) RETURNS neon_platform.tenants
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    found_tenant neon_platform.tenants;
+BEGIN
+    SELECT * INTO found_tenant FROM neon_platform.tenants AS t WHERE t.tenant = known_tenant.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant "%" does not exist', neon_platform.shorten(name)
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Provision it first: SELECT neon_provision(tenant, tier).';
+    END IF;
+    RETURN found_tenant;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION @extschema@.neon_provision(tenant text, tier text DEFAULT 'free')
 RETURNS bigint
 LANGUAGE plpgsql
@@ -99,13 +136,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass a tier of neon_platform.tiers, or leave it out for ''free''.';
     END IF;
-    SELECT * INTO wanted FROM neon_platform.tiers AS t WHERE t.name = neon_provision.tier;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'tier "%" does not exist', neon_platform.shorten(tier)
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = format('Known tiers: %s (see neon_platform.tiers).',
-                                (SELECT string_agg(name, ', ' ORDER BY name) FROM neon_platform.tiers));
-    END IF;
+    wanted := neon_platform.known_tier(tier);
 
     project := current_setting('neon_platform.project_name_prefix') || neon_provision.tenant;
     IF EXISTS (SELECT FROM neon_platform.tenants AS t
@@ -182,19 +213,8 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass a tier of neon_platform.tiers; force => true skips the checks of a downgrade.';
     END IF;
-    SELECT * INTO t FROM neon_platform.tenants AS x WHERE x.tenant = neon_set_tier.tenant;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'tenant "%" does not exist', neon_platform.shorten(tenant)
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Provision it first: SELECT neon_provision(tenant, tier).';
-    END IF;
-    SELECT * INTO wanted FROM neon_platform.tiers AS x WHERE x.name = neon_set_tier.tier;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'tier "%" does not exist', neon_platform.shorten(tier)
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = format('Known tiers: %s (see neon_platform.tiers).',
-                                (SELECT string_agg(name, ', ' ORDER BY name) FROM neon_platform.tiers));
-    END IF;
+    t := neon_platform.known_tenant(tenant);
+    wanted := neon_platform.known_tier(tier);
     IF t.state <> 'ready' THEN
         RAISE EXCEPTION 'tenant "%" is not ready (state %)', tenant, t.state
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -293,12 +313,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass pooled => true for the connection pooler (the default) or pooled => false for a direct connection.';
     END IF;
-    SELECT * INTO t FROM neon_platform.tenants AS x WHERE x.tenant = neon_connection_uri.tenant;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'tenant "%" does not exist', neon_platform.shorten(tenant)
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Provision it first: SELECT neon_provision(tenant, tier).';
-    END IF;
+    t := neon_platform.known_tenant(tenant);
     IF t.state = 'failed' THEN
         RAISE EXCEPTION 'tenant "%" is not ready: its last job failed', tenant
             USING ERRCODE = 'object_not_in_prerequisite_state',

@@ -66,8 +66,6 @@ typedef struct TenantView
 {
 	char	   *organization;	/* "free" or "paid" */
 	char	   *project_id;
-	char	   *branch_id;
-	char	   *endpoint_id;
 	char	  **pending_operations;
 	int			n_pending_operations;
 } TenantView;

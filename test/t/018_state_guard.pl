@@ -1,0 +1,31 @@
+# 018_state_guard: a job changed by hand while its call is in flight (a DBA marks it cancelled)
+# keeps the state it was given: the worker's record does not overwrite it. What Neon did is
+# still recorded on the tenant (the project exists: it is ready, with its password).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use NeonEmulator;
+use NeonTest;
+
+my $emu = NeonEmulator->new(name => 'emu', operation_ms => 50, latency_ms => 2000);
+my $node = neon_node('primary', $emu);
+wait_worker_pid($node) or die 'no worker';
+
+my %jobs = provision($node, [ 'guard', 'free' ]);
+ok(poll_until($node, "SELECT state FROM neon_platform.jobs WHERE id = $jobs{guard}", 'running', timeout => 30),
+	'the create is in flight');
+$node->safe_psql('postgres',
+	"UPDATE neon_platform.jobs SET state = 'cancelled', finished_at = now() WHERE id = $jobs{guard}");
+ok(poll_until($node, "SELECT state FROM neon_platform.tenants WHERE tenant = 'guard'", 'ready', timeout => 30),
+	'the answer came: the tenant is ready (its project exists)');
+is($node->safe_psql('postgres', "SELECT state FROM neon_platform.jobs WHERE id = $jobs{guard}"), 'cancelled',
+	'the job stays cancelled: the record did not overwrite a state given by hand');
+is($node->safe_psql('postgres', "SELECT count(*) FROM neon_platform.tenant_secrets WHERE tenant = 'guard'"), 1,
+	'the password was kept');
+like(slurp_file($node->logfile), qr/job $jobs{guard} was no longer running when its success was recorded/,
+	'the log says why');
+is($emu->count_requests('POST', qr{^/api/v2/projects$}), 1, 'one create');
+
+done_testing();
