@@ -79,6 +79,7 @@ CREATE TABLE neon_platform.tenants (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
     ready_at           timestamptz,
+    final_snapshot_id  text,
     CONSTRAINT tenants_name_format CHECK (tenant ~ '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$'),
     CONSTRAINT tenants_organization_known CHECK (organization IN ('free', 'paid')),
     CONSTRAINT tenants_state_known CHECK (state IN ('provisioning', 'ready', 'failed',
@@ -98,6 +99,7 @@ COMMENT ON COLUMN neon_platform.tenants.endpoint_id IS 'The read-write compute o
 COMMENT ON COLUMN neon_platform.tenants.pending_operations IS
     'Neon operations that may still be running; the next mutation of the project waits for them';
 COMMENT ON COLUMN neon_platform.tenants.last_error IS 'Why the last job of this tenant failed, if it did';
+COMMENT ON COLUMN neon_platform.tenants.final_snapshot_id IS 'The snapshot neon_deprovision(final_snapshot => true) took before deleting the project';
 
 CREATE TABLE neon_platform.tenant_secrets (
     tenant        text PRIMARY KEY REFERENCES neon_platform.tenants (tenant) ON DELETE CASCADE,
@@ -125,7 +127,7 @@ CREATE TABLE neon_platform.jobs (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     progress         jsonb,
     mutation_sent_at timestamptz,
-    CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier')),
+    CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision')),
     CONSTRAINT jobs_state_known CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
     CONSTRAINT jobs_finished_when_terminal CHECK (
         (state IN ('succeeded', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),

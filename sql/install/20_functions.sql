@@ -246,6 +246,56 @@ $function$;
 COMMENT ON FUNCTION @extschema@.neon_set_tier(text, text, boolean) IS
     'Enqueue the move of a ready tenant to another tier (across organizations: a batched transfer) in the caller''s transaction; returns the job id';
 
+CREATE OR REPLACE FUNCTION @extschema@.neon_deprovision(tenant text, final_snapshot boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    t      neon_platform.tenants;
+    job_id bigint;
+BEGIN
+    IF final_snapshot IS NULL THEN
+        RAISE EXCEPTION 'final_snapshot must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass final_snapshot => true to keep a snapshot of the project, or leave it out.';
+    END IF;
+    t := neon_platform.known_tenant(tenant);
+    IF t.state IN ('deprovisioning', 'deleted') THEN
+        SELECT j.id INTO job_id FROM neon_platform.jobs AS j
+         WHERE j.tenant = neon_deprovision.tenant AND j.kind = 'deprovision'
+         ORDER BY j.id DESC LIMIT 1;
+        RETURN job_id;
+    END IF;
+    IF t.state = 'failed' AND t.project_id IS NULL THEN
+        -- A provisioning that never created a project: nothing to delete at Neon.
+        UPDATE neon_platform.tenants AS x SET state = 'deleted', updated_at = now()
+         WHERE x.tenant = neon_deprovision.tenant;
+        DELETE FROM neon_platform.tenant_secrets AS s WHERE s.tenant = neon_deprovision.tenant;
+        RAISE NOTICE 'tenant "%" had no Neon project; it is marked deleted', tenant;
+        RETURN NULL;
+    END IF;
+    IF t.state NOT IN ('ready', 'failed') THEN
+        RAISE EXCEPTION 'tenant "%" is busy (state %)', tenant, t.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Wait for its current job with neon_wait(), then deprovision it.';
+    END IF;
+    UPDATE neon_platform.tenants AS x SET state = 'deprovisioning', last_error = NULL, updated_at = now()
+     WHERE x.tenant = neon_deprovision.tenant;
+    INSERT INTO neon_platform.jobs (tenant, kind, args, step)
+    VALUES (neon_deprovision.tenant, 'deprovision',
+            CASE WHEN final_snapshot
+                 THEN jsonb_build_object('snapshot_name', 'final-' || neon_deprovision.tenant)
+                 ELSE '{}'::jsonb END,
+            CASE WHEN final_snapshot THEN NULL ELSE 'delete_project' END)
+    RETURNING id INTO job_id;
+    RETURN job_id;
+END
+$function$;
+COMMENT ON FUNCTION @extschema@.neon_deprovision(text, boolean) IS
+    'Enqueue the deletion of the tenant''s Neon project (after a final snapshot if asked) in the caller''s transaction; returns the job id';
+
 CREATE OR REPLACE FUNCTION @extschema@.neon_wait(job bigint, timeout interval DEFAULT '60 s')
 RETURNS text
 LANGUAGE plpgsql
@@ -323,8 +373,9 @@ BEGIN
     IF t.state NOT IN ('ready', 'changing_tier') THEN
         RAISE EXCEPTION 'tenant "%" is not ready (state %)', tenant, t.state
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = CASE WHEN t.state = 'provisioning'
-                              THEN 'Wait for its provisioning job with neon_wait().'
+                  HINT = CASE t.state
+                              WHEN 'provisioning' THEN 'Wait for its provisioning job with neon_wait().'
+                              WHEN 'deprovisioning' THEN 'Its project is being deleted (neon_deprovision).'
                               ELSE 'The tenant has no project to connect to.' END;
     END IF;
     IF branch IS NOT NULL AND branch <> t.branch_id THEN

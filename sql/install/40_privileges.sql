@@ -12,3 +12,4 @@ GRANT EXECUTE ON FUNCTION neon_platform.written_by_this_transaction(xid) TO PUBL
 REVOKE ALL ON FUNCTION @extschema@.neon_provision(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_connection_uri(text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_set_tier(text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_deprovision(text, boolean) FROM PUBLIC;

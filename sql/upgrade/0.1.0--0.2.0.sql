@@ -11,7 +11,10 @@ ALTER TABLE neon_platform.jobs
     ADD COLUMN progress jsonb,
     ADD COLUMN mutation_sent_at timestamptz,
     DROP CONSTRAINT jobs_kind_known,
-    ADD CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier'));
+    ADD CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision'));
+
+ALTER TABLE neon_platform.tenants ADD COLUMN final_snapshot_id text;
+COMMENT ON COLUMN neon_platform.tenants.final_snapshot_id IS 'The snapshot neon_deprovision(final_snapshot => true) took before deleting the project';
 
 -- The worker claims each kind in the order of this index.
 DROP INDEX neon_platform.jobs_due_idx;

@@ -66,6 +66,7 @@ typedef struct TenantView
 {
 	char	   *organization;	/* "free" or "paid" */
 	char	   *project_id;
+	char	   *branch_id;		/* its default (production) branch */
 	char	  **pending_operations;
 	int			n_pending_operations;
 } TenantView;

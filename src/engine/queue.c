@@ -63,7 +63,7 @@ static const char *claim_sql =
 "      FROM due WHERE j.id = due.id"
 "    RETURNING j.id, j.tenant, j.kind, j.step, j.attempts, j.args::text, j.progress::text)"
 " SELECT c.id, c.tenant, c.kind, c.step, c.attempts, c.args, c.progress,"
-"        t.organization, t.project_id, t.pending_operations"
+"        t.organization, t.project_id, t.branch_id, t.pending_operations"
 "   FROM claimed AS c"
 "   LEFT JOIN neon_platform.tenants AS t ON t.tenant = c.tenant"
 "  ORDER BY c.id";
@@ -254,7 +254,8 @@ job_from_row(HeapTuple row, MemoryContext parent, char **args, char **progress)
 	*progress = spi_text(row, 7, cxt);
 	job->view.organization = spi_text(row, 8, cxt);
 	job->view.project_id = spi_text(row, 9, cxt);
-	job->view.pending_operations = spi_text_array(row, 10, cxt, &job->view.n_pending_operations);
+	job->view.branch_id = spi_text(row, 10, cxt);
+	job->view.pending_operations = spi_text_array(row, 11, cxt, &job->view.n_pending_operations);
 	job->kind = job_kind_by_name(kind);
 	if (job->kind)
 		job->step = job_step_by_name(job->kind, step);

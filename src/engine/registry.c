@@ -12,6 +12,7 @@ static const JobKind *const kinds[] = {
 	&provision_kind,
 	&apply_tier_kind,
 	&change_tier_kind,
+	&deprovision_kind,
 };
 
 /* The kind named `name`, or NULL (a kind this version does not know). */

@@ -46,6 +46,19 @@ static const char *tier_unchanged_sql =
 "       last_error = $4, updated_at = now()"
 " WHERE tenant = $1 AND state = 'changing_tier'";
 
+static const char *deleted_sql =
+"UPDATE neon_platform.tenants"
+"   SET state = 'deleted', final_snapshot_id = $2, pending_operations = '{}', last_error = NULL,"
+"       updated_at = now()"
+" WHERE tenant = $1";
+
+static const char *forget_secret_sql =
+"DELETE FROM neon_platform.tenant_secrets WHERE tenant = $1";
+
+static const char *back_to_ready_sql =
+"UPDATE neon_platform.tenants SET state = 'ready', last_error = $3, updated_at = now()"
+" WHERE tenant = $1 AND state = $2";
+
 static const char *operations_sql =
 "UPDATE neon_platform.tenants SET pending_operations = $2, updated_at = now() WHERE tenant = $1";
 
@@ -56,6 +69,9 @@ static SPIPlanPtr failed_plan;
 static SPIPlanPtr note_error_plan;
 static SPIPlanPtr operations_plan;
 static SPIPlanPtr tier_changed_plan;
+static SPIPlanPtr deleted_plan;
+static SPIPlanPtr forget_secret_plan;
+static SPIPlanPtr back_to_ready_plan;
 static SPIPlanPtr tier_unchanged_plan;
 
 /* Takes the tenant's row without waiting; raises lock_not_available if somebody holds it. */
@@ -173,4 +189,33 @@ tenant_state_tier_unchanged(const char *tenant, const char *organization, const 
 	values[2] = text_or_null(org_id, &nulls[2]);
 	values[3] = CStringGetTextDatum(error);
 	spi_run(spi_plan(&tier_unchanged_plan, tier_unchanged_sql, 4, types), values, nulls, SPI_OK_UPDATE);
+}
+
+/* The tenant's project is gone: the row stays for the record, the password does not. */
+void
+tenant_state_deleted(const char *tenant, const char *final_snapshot_id)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+
+	lock_tenant(tenant);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = text_or_null(final_snapshot_id, &nulls[1]);
+	spi_run(spi_plan(&deleted_plan, deleted_sql, 2, types), values, nulls, SPI_OK_UPDATE);
+	spi_run(spi_plan(&forget_secret_plan, forget_secret_sql, 1, types), values, NULL, SPI_OK_DELETE);
+}
+
+/* A job that failed for good leaves the tenant ready (its project still there), with the reason. */
+void
+tenant_state_back_to_ready(const char *tenant, const char *while_state, const char *error)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	lock_tenant(tenant);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = CStringGetTextDatum(while_state);
+	values[2] = CStringGetTextDatum(error);
+	spi_run(spi_plan(&back_to_ready_plan, back_to_ready_sql, 3, types), values, NULL, SPI_OK_UPDATE);
 }

@@ -15,6 +15,8 @@ extern void tenant_state_tier_changed(const char *tenant, const char *tier, cons
 									  const char *org_id);
 extern void tenant_state_tier_unchanged(const char *tenant, const char *organization, const char *org_id,
 										const char *error);
+extern void tenant_state_deleted(const char *tenant, const char *final_snapshot_id);
+extern void tenant_state_back_to_ready(const char *tenant, const char *while_state, const char *error);
 extern void tenant_state_set_pending_operations(const char *tenant, char **ids, int n);
 
 #endif							/* NEON_PLATFORM_TENANT_STATE_H */

@@ -366,22 +366,24 @@ static bool
 set_method(CURL *easy, const HttpRequest *req)
 {
 	if (strcmp(req->method, "GET") == 0)
-		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-	else if (strcmp(req->method, "POST") == 0)
 	{
-		/*
-		 * curl silently resends a request whose reused connection died before
-		 * any answer; a POST may have been acted on, so it gets a connection
-		 * of its own and fails instead.
-		 */
-		curl_easy_setopt(easy, CURLOPT_POST, 1L);
-		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+		return true;
 	}
+	if (strcmp(req->method, "POST") == 0)
+		curl_easy_setopt(easy, CURLOPT_POST, 1L);
 	else if (strcmp(req->method, "PATCH") == 0 || strcmp(req->method, "PUT") == 0 ||
 			 strcmp(req->method, "DELETE") == 0)
 		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
 	else
 		return false;
+
+	/*
+	 * curl silently resends a request whose reused connection died before
+	 * any answer; a mutation may have been acted on, so it gets a connection
+	 * of its own and fails instead.
+	 */
+	curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
 
 	if (req->body || strcmp(req->method, "POST") == 0)
 	{

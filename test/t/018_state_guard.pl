@@ -1,6 +1,7 @@
 # 018_state_guard: a job changed by hand while its call is in flight (a DBA marks it cancelled)
 # keeps the state it was given: the worker's record does not overwrite it. What Neon did is
-# still recorded on the tenant (the project exists: it is ready, with its password).
+# still recorded on the tenant (the project exists: it is ready, with its password). A job that
+# names no tenant for a kind that needs one fails with the reason.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -27,5 +28,12 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM neon_platform.tenant_secre
 like(slurp_file($node->logfile), qr/job $jobs{guard} was no longer running when its success was recorded/,
 	'the log says why');
 is($emu->count_requests('POST', qr{^/api/v2/projects$}), 1, 'one create');
+
+note 'a job of a kind that works for a tenant, enqueued without one, fails with the reason';
+my $orphan = $node->safe_psql('postgres',
+	"INSERT INTO neon_platform.jobs (tenant, kind, args) VALUES (NULL, 'provision', '{}') RETURNING id");
+is($node->safe_psql('postgres', "SELECT neon_wait($orphan)"), 'failed', 'the job failed');
+like($node->safe_psql('postgres', "SELECT last_error FROM neon_platform.jobs WHERE id = $orphan"),
+	qr/works for a tenant, and the job names none/, 'because it names no tenant');
 
 done_testing();
