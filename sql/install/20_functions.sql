@@ -111,6 +111,16 @@ BEGIN
 END
 $function$;
 
+-- The tenant's latest job of a kind: what a repeated call returns.
+CREATE OR REPLACE FUNCTION neon_platform.latest_job(tenant text, kind text) RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+    SELECT j.id FROM neon_platform.jobs AS j
+     WHERE j.tenant = latest_job.tenant AND j.kind = latest_job.kind
+     ORDER BY j.id DESC LIMIT 1
+$function$;
+
 CREATE OR REPLACE FUNCTION @extschema@.neon_provision(tenant text, tier text DEFAULT 'free')
 RETURNS bigint
 LANGUAGE plpgsql
@@ -161,9 +171,7 @@ BEGIN
                       HINT = 'A tenant is provisioned once; neon_provision() with its current tier returns its job.';
         END IF;
         IF existing.state <> 'failed' OR existing.project_id IS NOT NULL THEN
-            SELECT j.id INTO job_id FROM neon_platform.jobs AS j
-             WHERE j.tenant = neon_provision.tenant AND j.kind = 'provision'
-             ORDER BY j.id DESC LIMIT 1;
+            job_id := neon_platform.latest_job(tenant, 'provision');
             IF job_id IS NULL THEN
                 RAISE NOTICE 'tenant "%" was provisioned by a job that has since been deleted', tenant;
             END IF;
@@ -176,10 +184,7 @@ BEGIN
          WHERE t.tenant = neon_provision.tenant AND t.state = 'failed';
         IF NOT FOUND THEN
             -- Another transaction retried it first: its job is the answer.
-            SELECT j.id INTO job_id FROM neon_platform.jobs AS j
-             WHERE j.tenant = neon_provision.tenant AND j.kind = 'provision'
-             ORDER BY j.id DESC LIMIT 1;
-            RETURN job_id;
+            RETURN neon_platform.latest_job(tenant, 'provision');
         END IF;
         project := existing.project_name;
         first_step := 'find_existing';
@@ -263,10 +268,7 @@ BEGIN
     END IF;
     t := neon_platform.known_tenant(tenant);
     IF t.state IN ('deprovisioning', 'deleted') THEN
-        SELECT j.id INTO job_id FROM neon_platform.jobs AS j
-         WHERE j.tenant = neon_deprovision.tenant AND j.kind = 'deprovision'
-         ORDER BY j.id DESC LIMIT 1;
-        RETURN job_id;
+        RETURN neon_platform.latest_job(tenant, 'deprovision');
     END IF;
     IF t.state = 'failed' AND t.project_id IS NULL THEN
         -- A provisioning that never created a project: nothing to delete at Neon.

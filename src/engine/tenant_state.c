@@ -27,8 +27,8 @@ static const char *secret_sql =
 "INSERT INTO neon_platform.tenant_secrets AS s (tenant, role_password) VALUES ($1, $2)"
 "    ON CONFLICT (tenant) DO UPDATE SET role_password = excluded.role_password, updated_at = now()";
 
-static const char *failed_sql =
-"UPDATE neon_platform.tenants SET state = 'failed', last_error = $3, updated_at = now()"
+static const char *ended_sql =
+"UPDATE neon_platform.tenants SET state = $3, last_error = $4, updated_at = now()"
 " WHERE tenant = $1 AND state = $2";
 
 static const char *note_error_sql =
@@ -55,23 +55,18 @@ static const char *deleted_sql =
 static const char *forget_secret_sql =
 "DELETE FROM neon_platform.tenant_secrets WHERE tenant = $1";
 
-static const char *back_to_ready_sql =
-"UPDATE neon_platform.tenants SET state = 'ready', last_error = $3, updated_at = now()"
-" WHERE tenant = $1 AND state = $2";
-
 static const char *operations_sql =
 "UPDATE neon_platform.tenants SET pending_operations = $2, updated_at = now() WHERE tenant = $1";
 
 static SPIPlanPtr lock_plan;
 static SPIPlanPtr ready_plan;
 static SPIPlanPtr secret_plan;
-static SPIPlanPtr failed_plan;
+static SPIPlanPtr ended_plan;
 static SPIPlanPtr note_error_plan;
 static SPIPlanPtr operations_plan;
 static SPIPlanPtr tier_changed_plan;
 static SPIPlanPtr deleted_plan;
 static SPIPlanPtr forget_secret_plan;
-static SPIPlanPtr back_to_ready_plan;
 static SPIPlanPtr tier_unchanged_plan;
 
 /* Takes the tenant's row without waiting; raises lock_not_available if somebody holds it. */
@@ -116,18 +111,23 @@ tenant_state_ready(const char *tenant, const NeonProject *p, const char *org_id)
 	spi_run(spi_plan(&secret_plan, secret_sql, 2, secret_types), secret_values, NULL, SPI_OK_INSERT);
 }
 
-/* A job that failed for good leaves the tenant failed, if it is still in the state the job put it in. */
+/*
+ * A job that failed for good: the tenant, if still in the state the job
+ * put it in, goes to `new_state` (failed, or ready when its project is
+ * still there) with the reason.
+ */
 void
-tenant_state_failed(const char *tenant, const char *while_state, const char *error)
+tenant_state_job_failed(const char *tenant, const char *while_state, const char *new_state, const char *error)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[3];
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
 
 	lock_tenant(tenant);
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = CStringGetTextDatum(while_state);
-	values[2] = CStringGetTextDatum(error);
-	spi_run(spi_plan(&failed_plan, failed_sql, 3, types), values, NULL, SPI_OK_UPDATE);
+	values[2] = CStringGetTextDatum(new_state);
+	values[3] = CStringGetTextDatum(error);
+	spi_run(spi_plan(&ended_plan, ended_sql, 4, types), values, NULL, SPI_OK_UPDATE);
 }
 
 /* A job that failed for good without changing what the tenant is: only the reason is kept. */
@@ -204,18 +204,4 @@ tenant_state_deleted(const char *tenant, const char *final_snapshot_id)
 	values[1] = text_or_null(final_snapshot_id, &nulls[1]);
 	spi_run(spi_plan(&deleted_plan, deleted_sql, 2, types), values, nulls, SPI_OK_UPDATE);
 	spi_run(spi_plan(&forget_secret_plan, forget_secret_sql, 1, types), values, NULL, SPI_OK_DELETE);
-}
-
-/* A job that failed for good leaves the tenant ready (its project still there), with the reason. */
-void
-tenant_state_back_to_ready(const char *tenant, const char *while_state, const char *error)
-{
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[3];
-
-	lock_tenant(tenant);
-	values[0] = CStringGetTextDatum(tenant);
-	values[1] = CStringGetTextDatum(while_state);
-	values[2] = CStringGetTextDatum(error);
-	spi_run(spi_plan(&back_to_ready_plan, back_to_ready_sql, 3, types), values, NULL, SPI_OK_UPDATE);
 }

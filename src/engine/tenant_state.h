@@ -9,14 +9,14 @@
 #include "neon/neon_projects.h"
 
 extern void tenant_state_ready(const char *tenant, const NeonProject *project, const char *org_id);
-extern void tenant_state_failed(const char *tenant, const char *while_state, const char *error);
+extern void tenant_state_job_failed(const char *tenant, const char *while_state, const char *new_state,
+									const char *error);
 extern void tenant_state_note_error(const char *tenant, const char *error);
 extern void tenant_state_tier_changed(const char *tenant, const char *tier, const char *organization,
 									  const char *org_id);
 extern void tenant_state_tier_unchanged(const char *tenant, const char *organization, const char *org_id,
 										const char *error);
 extern void tenant_state_deleted(const char *tenant, const char *final_snapshot_id);
-extern void tenant_state_back_to_ready(const char *tenant, const char *while_state, const char *error);
 extern void tenant_state_set_pending_operations(const char *tenant, char **ids, int n);
 
 #endif							/* NEON_PLATFORM_TENANT_STATE_H */

@@ -224,7 +224,7 @@ deprovision_record_success(Job *job)
 static void
 deprovision_record_failure(Job *job, const char *error)
 {
-	tenant_state_back_to_ready(job->tenant, "deprovisioning", error);
+	tenant_state_job_failed(job->tenant, "deprovisioning", "ready", error);
 }
 
 static const JobStep deprovision_steps[] = {

@@ -305,7 +305,7 @@ provision_record_success(Job *job)
 static void
 provision_record_failure(Job *job, const char *error)
 {
-	tenant_state_failed(job->tenant, "provisioning", error);
+	tenant_state_job_failed(job->tenant, "provisioning", "failed", error);
 }
 
 /* Frees the answers' strings (the password is wiped). */
