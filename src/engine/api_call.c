@@ -6,6 +6,7 @@
 #include "pg_prelude.h"
 
 #include "engine/job.h"
+#include "engine/job_args.h"
 #include "engine/opwait.h"
 #include "engine/secrets.h"
 #include "engine/settings.h"
@@ -164,6 +165,26 @@ job_retry_at(const char *step, const char *error)
 	JobOutcome	o = job_outcome(JOB_RETRY, error);
 
 	o.retry_step = step;
+	return o;
+}
+
+/*
+ * An answer a parser did not take (`error`, malloc'd, freed here): one that
+ * is not even JSON (a broken proxy) is tried again; one that is JSON but
+ * holds a value that fails its check (a hostile or broken server) fails the
+ * job, and nothing from it is stored.
+ */
+JobOutcome
+job_refused_answer(Job *job, HttpRequest *req, char *error)
+{
+	JobOutcome	o;
+
+	if (json_text_parses(req->response))
+		o = job_outcome(JOB_FAILED, psprintf("refused Neon's answer to %s %s: %s",
+											 req->method, job->answer_path, error));
+	else
+		o = job_retry_at(NULL, psprintf("unreadable answer to %s %s: %s", req->method, job->answer_path, error));
+	free(error);
 	return o;
 }
 

@@ -175,6 +175,7 @@ extern JobOutcome job_outcome(JobVerdict verdict, const char *error);
 extern JobOutcome job_build_call(Job *job);
 extern JobOutcome job_next_step(Job *job, const char *step);
 extern JobOutcome job_retry_at(const char *step, const char *error);
+extern JobOutcome job_refused_answer(Job *job, HttpRequest *req, char *error);
 extern const char *job_answer_text(Job *job, HttpRequest *req);
 extern const char *job_tenant_org_id(Job *job);
 

@@ -143,13 +143,7 @@ handle_confirm(Job *job, HttpRequest *req)
 	if (req->status >= 300)
 		return job_outcome(JOB_FAILED, job_answer_text(job, req));
 	if (!neon_parse_project_org(req->response, &org_id, &error))
-	{
-		JobOutcome	o = job_outcome(JOB_FAILED, psprintf("refused Neon's answer to %s %s: %s",
-														 req->method, job->answer_path, error));
-
-		free(error);
-		return o;
-	}
+		return job_refused_answer(job, req, error);
 	destination = organization_id(job, tier_job(job)->to_organization, &config_error);
 	arrived = destination && strcmp(org_id, destination) == 0;
 	free(org_id);

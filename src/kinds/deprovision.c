@@ -127,17 +127,6 @@ build_confirm(Job *job, const char **error)
 						NULL, error);
 }
 
-/* A JSON answer the parsers did not take fails the job; nothing is stored. */
-static JobOutcome
-refused(Job *job, HttpRequest *req, char *error)
-{
-	JobOutcome	o = job_outcome(JOB_FAILED, psprintf("refused Neon's answer to %s %s: %s",
-													 req->method, job->answer_path, error));
-
-	free(error);
-	return o;
-}
-
 /* The answer of the snapshot create: keep its id, wait for its operation in the delete. */
 static JobOutcome
 handle_snapshot(Job *job, HttpRequest *req)
@@ -150,7 +139,7 @@ handle_snapshot(Job *job, HttpRequest *req)
 	if (req->status >= 300)
 		return job_outcome(JOB_FAILED, psprintf("the final snapshot was refused: %s", job_answer_text(job, req)));
 	if (!neon_parse_snapshot(req->response, &id, &ops, &n, &error))
-		return refused(job, req, error);
+		return job_refused_answer(job, req, error);
 	state_of(job)->snapshot_id = MemoryContextStrdup(job->cxt, id);
 	free(id);
 	opwait_add_pending(job, ops, n);
@@ -167,7 +156,7 @@ handle_find_snapshot(Job *job, HttpRequest *req)
 	if (req->status >= 300)
 		return job_outcome(JOB_FAILED, job_answer_text(job, req));
 	if (!neon_find_snapshot_by_name(req->response, state_of(job)->snapshot_name, &id, &error))
-		return refused(job, req, error);
+		return job_refused_answer(job, req, error);
 	if (id == NULL)
 		return job_next_step(job, STEP_SNAPSHOT);
 	state_of(job)->snapshot_id = MemoryContextStrdup(job->cxt, id);

@@ -163,25 +163,6 @@ build_connection_uri(Job *job, const char **error)
 						NULL, error);
 }
 
-/*
- * An answer the parsers did not take: one that is not even JSON (a broken
- * proxy) is tried again; one that is JSON but holds a value that fails its
- * check (a hostile or broken server) fails the job, nothing stored.
- */
-static JobOutcome
-refused_answer(Job *job, HttpRequest *req, char *error)
-{
-	JobOutcome	o;
-
-	if (json_text_parses(req->response))
-		o = job_outcome(JOB_FAILED, psprintf("refused Neon's answer to %s %s: %s",
-											 req->method, job->answer_path, error));
-	else
-		o = job_retry_at(NULL, psprintf("unreadable answer to %s %s: %s", req->method, job->answer_path, error));
-	free(error);
-	return o;
-}
-
 /* The job's result: where the project is, for neon_platform.jobs.result. */
 static const char *
 result_json(NeonProject *project, bool recovered)
@@ -227,7 +208,7 @@ handle_create(Job *job, HttpRequest *req)
 		return succeeded(job, false);
 	neon_project_free(&p->project);
 	if (json_text_parses(req->response))
-		return refused_answer(job, req, error);
+		return job_refused_answer(job, req, error);
 	/* Neon created something we cannot read: find it rather than create again. */
 	free(error);
 	return job_next_step(job, STEP_FIND);
@@ -246,7 +227,7 @@ handle_find(Job *job, HttpRequest *req)
 	if (req->status >= 300)
 		return job_outcome(JOB_FAILED, job_answer_text(job, req));
 	if (!neon_find_project_by_name(req->response, p->spec.name, &project_id, &last_id, &count, &error))
-		return refused_answer(job, req, error);
+		return job_refused_answer(job, req, error);
 	p->list_cursor = NULL;
 	if (project_id != NULL)
 	{
@@ -274,7 +255,7 @@ handle_endpoints(Job *job, HttpRequest *req)
 	if (req->status >= 300)
 		return job_outcome(JOB_FAILED, job_answer_text(job, req));
 	if (!neon_parse_endpoints(req->response, &state_of(job)->project, &error))
-		return refused_answer(job, req, error);
+		return job_refused_answer(job, req, error);
 	return job_next_step(job, STEP_CONNECTION_URI);
 }
 
@@ -288,7 +269,7 @@ handle_connection_uri(Job *job, HttpRequest *req)
 	if (req->status >= 300)
 		return job_outcome(JOB_FAILED, job_answer_text(job, req));
 	if (!neon_parse_connection_uri(req->response, project, &error))
-		return refused_answer(job, req, error);
+		return job_refused_answer(job, req, error);
 	if (project->pooler_host == NULL && project->host != NULL)
 		project->pooler_host = neon_pooler_host(project->host);
 	return succeeded(job, true);

@@ -158,9 +158,7 @@ take_operations(Job *job, HttpRequest *req, JobOutcome *refused)
 
 	if (!neon_parse_operation_ids(req->response, &ids, &n, &error))
 	{
-		*refused = job_outcome(JOB_FAILED, psprintf("refused Neon's answer to %s %s: %s",
-													req->method, job->answer_path, error));
-		free(error);
+		*refused = job_refused_answer(job, req, error);
 		return false;
 	}
 	opwait_add_pending(job, ids, n);
@@ -202,13 +200,7 @@ tier_handle_endpoints(Job *job, HttpRequest *req)
 	if (req->status >= 300)
 		return job_outcome(JOB_FAILED, job_answer_text(job, req));
 	if (!neon_parse_endpoint_settings(req->response, &endpoints, &n, &error))
-	{
-		JobOutcome	o = job_outcome(JOB_FAILED, psprintf("refused Neon's answer to %s %s: %s",
-														 req->method, job->answer_path, error));
-
-		free(error);
-		return o;
-	}
+		return job_refused_answer(job, req, error);
 	a->n_endpoints = 0;
 	for (i = 0; i < n && a->n_endpoints < TIER_MAX_ENDPOINTS; i++)
 		if (differs(&endpoints[i], &a->spec))

@@ -263,7 +263,7 @@ test_project_03(void)
 	ok(same(p.endpoint_id, "ep-jolly-frost-a57qv4wh"), "project-03: endpoint id");
 	ok(same(p.role_name, "neondb_owner"), "project-03: role");
 	ok(same(p.database_name, "neondb"), "project-03: database");
-	ok(same(p.password, "hvMdgaKjIg8x"), "project-03: password");
+	ok(same(p.password, "npg_Fixture00Passw0rd"), "project-03: password");
 	ok(same(p.host, "ep-jolly-frost-a57qv4wh.us-east-2.aws.neon.tech"), "project-03: host");
 	ok(same(p.pooler_host, "ep-jolly-frost-a57qv4wh-pooler.us-east-2.aws.neon.tech"), "project-03: pooler host");
 	ok(p.org_id == NULL, "project-03: no org id (personal account)");
@@ -405,7 +405,7 @@ test_connection_uri(void)
 	};
 
 	ok(text && neon_parse_connection_uri(text, &p, &error), "project-08: parses");
-	ok(same(p.role_name, "neondb_owner") && same(p.password, "hvMdgaKjIg8x") &&
+	ok(same(p.role_name, "neondb_owner") && same(p.password, "npg_Fixture00Passw0rd") &&
 	   same(p.database_name, "neondb") &&
 	   same(p.host, "ep-jolly-frost-a57qv4wh-pooler.us-east-2.aws.neon.tech"),
 	   "project-08: role, password, database and (pooled) host");
@@ -848,7 +848,7 @@ test_value_checks(void)
 				 {"\xff", 0, false},
 				 {"a\0b", 3, false});
 	CHECK_VALUES(neon_valid_password,
-				 {"hvMdgaKjIg8x", 0, true},
+				 {"npg_Fixture00Passw0rd", 0, true},
 				 {"p/w:@ \xc3\xa9", 0, true},
 				 {"", 0, false},
 				 {"\xff\xfe", 0, false},
