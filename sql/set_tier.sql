@@ -51,10 +51,33 @@ SELECT tenant, state, tier, organization FROM neon_platform.tenants WHERE tenant
 SELECT neon_set_tier('kent', 'free-plus');
 \echo sqlstate :LAST_ERROR_SQLSTATE
 
--- Paid to free is not built yet.
+-- Paid to free: judged on the usage last read. With none read yet, the
+-- worker's fresh check decides; the job starts with it.
 UPDATE neon_platform.tenants SET state = 'ready', tier = 'pro', organization = 'paid' WHERE tenant = 'kent';
+BEGIN;
+SELECT neon_set_tier('kent', 'free') IS NOT NULL AS enqueued;
+SELECT step, args->>'force' AS force, args->'from_plan'->>'name' AS from_tier
+  FROM neon_platform.jobs WHERE tenant = 'kent' ORDER BY id DESC LIMIT 1;
+ROLLBACK;
+-- Usage that does not fit is refused, with each figure over its limit.
+INSERT INTO neon_platform.usage (tenant, period_start, period_end, active_time_seconds, compute_time_seconds,
+                                 written_data_bytes, data_transfer_bytes, logical_size_bytes, branches, snapshots)
+VALUES ('kent', now() - interval '1 day', now() + interval '1 day', 400000, 0, 0, 0, 1073741824, 12, 1);
 SELECT neon_set_tier('kent', 'free');
 \echo sqlstate :LAST_ERROR_SQLSTATE
+-- Counters of a period that has ended do not count; sizes and counts do.
+UPDATE neon_platform.usage SET period_end = now() - interval '1 hour' WHERE tenant = 'kent';
+SELECT neon_platform.tier_misfits('kent', t) FROM neon_platform.tiers AS t WHERE t.name = 'free';
+-- force => true moves it anyway, saying what does not fit.
+BEGIN;
+SELECT neon_set_tier('kent', 'free', force => true) IS NOT NULL AS enqueued;
+SELECT args->>'force' AS force FROM neon_platform.jobs WHERE tenant = 'kent' ORDER BY id DESC LIMIT 1;
+ROLLBACK;
+-- The latest reading is the one judged: usage that fits passes.
+INSERT INTO neon_platform.usage (tenant, period_start, period_end, active_time_seconds, compute_time_seconds,
+                                 written_data_bytes, data_transfer_bytes, logical_size_bytes, branches, snapshots)
+VALUES ('kent', now() - interval '1 day', now() + interval '1 day', 1000, 0, 0, 0, 1000, 2, 1);
+SELECT neon_platform.tier_misfits('kent', t) FROM neon_platform.tiers AS t WHERE t.name = 'free';
 
 -- Changing a tier's definition re-applies it to its tenants, as background jobs.
 UPDATE neon_platform.tiers SET suspend_timeout_seconds = 600 WHERE name = 'pro';

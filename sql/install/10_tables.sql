@@ -80,10 +80,12 @@ CREATE TABLE neon_platform.tenants (
     updated_at         timestamptz NOT NULL DEFAULT now(),
     ready_at           timestamptz,
     final_snapshot_id  text,
+    claim_url          text,
+    claim_expires_at   timestamptz,
     CONSTRAINT tenants_name_format CHECK (tenant ~ '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$'),
     CONSTRAINT tenants_organization_known CHECK (organization IN ('free', 'paid')),
     CONSTRAINT tenants_state_known CHECK (state IN ('provisioning', 'ready', 'failed',
-                                                    'changing_tier', 'deprovisioning', 'deleted')),
+                                                    'changing_tier', 'deprovisioning', 'deleted', 'claimed')),
     CONSTRAINT tenants_ready_has_connection CHECK (
         state <> 'ready' OR (project_id IS NOT NULL AND branch_id IS NOT NULL
                              AND host IS NOT NULL AND pooler_host IS NOT NULL
@@ -93,13 +95,11 @@ COMMENT ON TABLE neon_platform.tenants IS 'One row per tenant: its tier, its Neo
 COMMENT ON COLUMN neon_platform.tenants.organization IS 'The organization the project lives in now (free or paid)';
 COMMENT ON COLUMN neon_platform.tenants.project_name IS
     'Deterministic Neon project name (neon_platform.project_name_prefix || tenant), used to find a project whose creation outcome is unknown';
-COMMENT ON COLUMN neon_platform.tenants.state IS 'provisioning, ready, failed, changing_tier, deprovisioning or deleted';
 COMMENT ON COLUMN neon_platform.tenants.branch_id IS 'The default branch of the project';
 COMMENT ON COLUMN neon_platform.tenants.endpoint_id IS 'The read-write compute of the default branch';
 COMMENT ON COLUMN neon_platform.tenants.pending_operations IS
     'Neon operations that may still be running; the next mutation of the project waits for them';
 COMMENT ON COLUMN neon_platform.tenants.last_error IS 'Why the last job of this tenant failed, if it did';
-COMMENT ON COLUMN neon_platform.tenants.final_snapshot_id IS 'The snapshot neon_deprovision(final_snapshot => true) took before deleting the project';
 
 CREATE TABLE neon_platform.tenant_secrets (
     tenant        text PRIMARY KEY REFERENCES neon_platform.tenants (tenant) ON DELETE CASCADE,
@@ -108,6 +108,22 @@ CREATE TABLE neon_platform.tenant_secrets (
 );
 COMMENT ON TABLE neon_platform.tenant_secrets IS
     'Role passwords of the tenants'' projects; readable only through neon_connection_uri() by roles granted it';
+
+CREATE TABLE neon_platform.usage (
+    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant               text NOT NULL REFERENCES neon_platform.tenants (tenant) ON DELETE CASCADE,
+    period_start         timestamptz NOT NULL,
+    period_end           timestamptz,
+    active_time_seconds  bigint NOT NULL,
+    compute_time_seconds bigint NOT NULL,
+    written_data_bytes   bigint NOT NULL,
+    data_transfer_bytes  bigint NOT NULL,
+    logical_size_bytes   bigint NOT NULL,
+    branches             integer,
+    snapshots            integer,
+    read_at              timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX usage_tenant_read_at_idx ON neon_platform.usage (tenant, read_at);
 
 CREATE TABLE neon_platform.jobs (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -127,7 +143,7 @@ CREATE TABLE neon_platform.jobs (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     progress         jsonb,
     mutation_sent_at timestamptz,
-    CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision')),
+    CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision', 'claim')),
     CONSTRAINT jobs_state_known CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
     CONSTRAINT jobs_finished_when_terminal CHECK (
         (state IN ('succeeded', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),
@@ -162,4 +178,5 @@ SELECT pg_catalog.pg_extension_config_dump('neon_platform.tenants', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.tenant_secrets', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.api_calls', '');
+SELECT pg_catalog.pg_extension_config_dump('neon_platform.usage', '');
 

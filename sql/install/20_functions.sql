@@ -35,7 +35,7 @@ BEGIN
         OLD.logical_size_bytes, OLD.autoscaling_min_cu, OLD.autoscaling_max_cu, OLD.suspend_timeout_seconds,
         OLD.restore_window_seconds) THEN
         INSERT INTO neon_platform.jobs (tenant, kind, args)
-        SELECT t.tenant, 'apply_tier', jsonb_build_object('tier', NEW.name, 'plan', to_jsonb(NEW))
+        SELECT t.tenant, 'apply_tier', jsonb_build_object('tier', NEW.name, 'plan', to_jsonb(NEW), 'from_plan', to_jsonb(OLD))
           FROM neon_platform.tenants AS t
          WHERE t.tier = NEW.name AND t.state IN ('provisioning', 'ready');
     END IF;
@@ -121,6 +121,30 @@ AS $function$
      ORDER BY j.id DESC LIMIT 1
 $function$;
 
+-- What of a tenant's last known usage does not fit a tier: one item per
+-- figure over its limit ("branches 12 > 10"), empty when all fit or nothing
+-- is known. Period counters count only while their period runs; a quota of 0
+-- is unlimited. The worker words its own fresh check the same way.
+CREATE OR REPLACE FUNCTION neon_platform.tier_misfits(tenant text, target neon_platform.tiers) RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+    SELECT coalesce(array_agg(format('%s %s > %s', c.item, c.used, c.allowed) ORDER BY c.ord), '{}')
+      FROM (SELECT u.*, (u.period_end IS NULL OR u.period_end > now()) AS running
+              FROM neon_platform.usage AS u
+             WHERE u.tenant = tier_misfits.tenant
+             ORDER BY u.read_at DESC, u.id DESC LIMIT 1) AS u,
+           LATERAL (VALUES
+               (1, 'logical_size_bytes', u.logical_size_bytes, target.logical_size_bytes, true),
+               (2, 'active_time_seconds', u.active_time_seconds, target.active_time_seconds, u.running),
+               (3, 'compute_time_seconds', u.compute_time_seconds, target.compute_time_seconds, u.running),
+               (4, 'written_data_bytes', u.written_data_bytes, target.written_data_bytes, u.running),
+               (5, 'data_transfer_bytes', u.data_transfer_bytes, target.data_transfer_bytes, u.running),
+               (6, 'branches', u.branches, target.max_branches, true),
+               (7, 'snapshots', u.snapshots, target.max_snapshots, true)) AS c(ord, item, used, allowed, counts)
+     WHERE c.counts AND c.used > c.allowed AND (c.allowed > 0 OR c.ord >= 6)
+$function$;
+
 CREATE OR REPLACE FUNCTION @extschema@.neon_provision(tenant text, tier text DEFAULT 'free')
 RETURNS bigint
 LANGUAGE plpgsql
@@ -202,6 +226,39 @@ $function$;
 COMMENT ON FUNCTION @extschema@.neon_provision(text, text) IS
     'Enqueue the creation of the tenant''s Neon project in the caller''s transaction; returns the job id';
 
+-- A move from the paid to the free organization: refused (with each figure
+-- that does not fit) unless forced, judged on the usage last read; the
+-- worker judges again on fresh figures before the transfer. Compute and
+-- restore window shrink to the tier's with the move: said, not refused.
+CREATE OR REPLACE FUNCTION neon_platform.check_downgrade(t neon_platform.tenants, wanted neon_platform.tiers, force boolean)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    misfits text[] := neon_platform.tier_misfits(t.tenant, wanted);
+    current_tier neon_platform.tiers := neon_platform.known_tier(t.tier);
+BEGIN
+    IF cardinality(misfits) > 0 AND NOT force THEN
+        RAISE EXCEPTION 'tenant "%" does not fit tier "%"', t.tenant, wanted.name
+            USING ERRCODE = 'check_violation',
+                  DETAIL = array_to_string(misfits, '; '),
+                  HINT = 'Bring the usage under the tier''s limits (or wait for the next period), or pass force => true to move it anyway.';
+    END IF;
+    IF cardinality(misfits) > 0 THEN
+        RAISE NOTICE 'tenant "%" is moved to tier "%" although it does not fit: %', t.tenant, wanted.name,
+            array_to_string(misfits, '; ');
+    ELSIF NOT EXISTS (SELECT FROM neon_platform.usage AS u WHERE u.tenant = t.tenant) THEN
+        RAISE NOTICE 'no usage of tenant "%" has been read yet: the worker checks it before the transfer', t.tenant;
+    END IF;
+    IF current_tier.autoscaling_max_cu > wanted.autoscaling_max_cu
+       OR current_tier.restore_window_seconds > wanted.restore_window_seconds THEN
+        RAISE NOTICE 'tenant "%" gets the compute and restore window of tier "%": at most % CU, % s of history',
+            t.tenant, wanted.name, wanted.autoscaling_max_cu, wanted.restore_window_seconds;
+    END IF;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION @extschema@.neon_set_tier(tenant text, tier text, force boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -209,9 +266,10 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
-    t      neon_platform.tenants;
-    wanted neon_platform.tiers;
-    job_id bigint;
+    t            neon_platform.tenants;
+    wanted       neon_platform.tiers;
+    current_tier neon_platform.tiers;
+    job_id       bigint;
 BEGIN
     IF force IS NULL OR tier IS NULL THEN
         RAISE EXCEPTION '% must not be NULL', CASE WHEN tier IS NULL THEN 'tier' ELSE 'force' END
@@ -229,10 +287,9 @@ BEGIN
         RAISE NOTICE 'tenant "%" already has tier "%"', tenant, tier;
         RETURN NULL;
     END IF;
+    current_tier := neon_platform.known_tier(t.tier);
     IF t.organization = 'paid' AND wanted.organization = 'free' THEN
-        RAISE EXCEPTION 'moving tenant "%" from the paid to the free organization is not built yet', tenant
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Downgrades need the check that the tenant fits the free tier; choose a tier of the paid organization for now.';
+        PERFORM neon_platform.check_downgrade(t, wanted, force);
     END IF;
 
     UPDATE neon_platform.tenants AS x SET state = 'changing_tier', last_error = NULL, updated_at = now()
@@ -241,9 +298,11 @@ BEGIN
     -- there is nothing to transfer.
     INSERT INTO neon_platform.jobs (tenant, kind, args, step)
     VALUES (neon_set_tier.tenant, 'change_tier',
-            jsonb_build_object('tier', wanted.name, 'plan', to_jsonb(wanted),
-                               'from_organization', t.organization, 'to_organization', wanted.organization),
-            CASE WHEN t.organization = wanted.organization THEN 'update_project' END)
+            jsonb_build_object('tier', wanted.name, 'plan', to_jsonb(wanted), 'from_plan', to_jsonb(current_tier),
+                               'from_organization', t.organization, 'to_organization', wanted.organization,
+                               'force', force),
+            CASE WHEN t.organization = wanted.organization THEN 'update_project'
+                 WHEN wanted.organization = 'free' THEN 'read_usage' END)
     RETURNING id INTO job_id;
     RETURN job_id;
 END
@@ -278,6 +337,11 @@ BEGIN
         RAISE NOTICE 'tenant "%" had no Neon project; it is marked deleted', tenant;
         RETURN NULL;
     END IF;
+    IF t.state = 'claimed' THEN
+        RAISE EXCEPTION 'tenant "%" was claimed: its project is in its end user''s own Neon account', tenant
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A claimed tenant is managed no more; there is nothing of ours to delete.';
+    END IF;
     IF t.state NOT IN ('ready', 'failed') THEN
         RAISE EXCEPTION 'tenant "%" is busy (state %)', tenant, t.state
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -297,6 +361,52 @@ END
 $function$;
 COMMENT ON FUNCTION @extschema@.neon_deprovision(text, boolean) IS
     'Enqueue the deletion of the tenant''s Neon project (after a final snapshot if asked) in the caller''s transaction; returns the job id';
+
+CREATE OR REPLACE FUNCTION @extschema@.neon_claim(tenant text, ttl interval DEFAULT '24 hours')
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    t      neon_platform.tenants;
+    job_id bigint;
+BEGIN
+    IF ttl IS NULL OR ttl < interval '1 minute' OR ttl > interval '30 days' THEN
+        RAISE EXCEPTION 'invalid claim ttl: %', coalesce(ttl::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A claim link lives from 1 minute to 30 days; leave ttl out for 24 hours.';
+    END IF;
+    t := neon_platform.known_tenant(tenant);
+    IF t.state = 'claimed' THEN
+        RAISE EXCEPTION 'tenant "%" was claimed: its project is in its end user''s own Neon account', tenant
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A claimed tenant is managed no more.';
+    END IF;
+    job_id := neon_platform.latest_job(tenant, 'claim');
+    IF EXISTS (SELECT FROM neon_platform.jobs AS j WHERE j.id = job_id AND j.state IN ('queued', 'running'))
+       OR (t.state = 'ready' AND t.claim_expires_at > now()) THEN
+        -- One link at a time: the one being made, or the one still open.
+        RETURN job_id;
+    END IF;
+    IF t.state <> 'ready' THEN
+        RAISE EXCEPTION 'tenant "%" is not ready (state %)', tenant, t.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A claim link is made for a ready tenant; wait for its current job with neon_wait().';
+    END IF;
+    IF t.claim_expires_at IS NOT NULL THEN
+        RAISE NOTICE 'the claim link of tenant "%" has expired; a new one is made', tenant;
+    END IF;
+    INSERT INTO neon_platform.jobs (tenant, kind, args)
+    VALUES (neon_claim.tenant, 'claim',
+            jsonb_build_object('ttl_seconds', extract(epoch FROM ttl)::bigint,
+                               'redirect_url', current_setting('neon_platform.claim_redirect_url')))
+    RETURNING id INTO job_id;
+    RETURN job_id;
+END
+$function$;
+COMMENT ON FUNCTION @extschema@.neon_claim(text, interval) IS
+    'Enqueue a claim link (a Neon transfer request) with which the tenant''s end user takes the project into their own Neon account; returns the job id';
 
 CREATE OR REPLACE FUNCTION @extschema@.neon_wait(job bigint, timeout interval DEFAULT '60 s')
 RETURNS text
@@ -378,6 +488,7 @@ BEGIN
                   HINT = CASE t.state
                               WHEN 'provisioning' THEN 'Wait for its provisioning job with neon_wait().'
                               WHEN 'deprovisioning' THEN 'Its project is being deleted (neon_deprovision).'
+                              WHEN 'claimed' THEN 'Its end user took the project into their own Neon account (neon_claim).'
                               ELSE 'The tenant has no project to connect to.' END;
     END IF;
     IF branch IS NOT NULL AND branch <> t.branch_id THEN

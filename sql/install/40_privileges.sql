@@ -5,7 +5,8 @@
 REVOKE ALL ON ALL TABLES IN SCHEMA neon_platform FROM PUBLIC;
 GRANT USAGE ON SCHEMA neon_platform TO PUBLIC;
 GRANT SELECT ON neon_platform.tiers, neon_platform.tenants, neon_platform.jobs, neon_platform.api_calls,
-                neon_platform.queue_summary, neon_platform.worker TO PUBLIC;
+                neon_platform.queue_summary, neon_platform.worker, neon_platform.usage,
+                neon_platform.claims TO PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.wake_worker() FROM PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.reapply_tier() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION neon_platform.written_by_this_transaction(xid) TO PUBLIC;
@@ -13,3 +14,10 @@ REVOKE ALL ON FUNCTION @extschema@.neon_provision(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_connection_uri(text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_set_tier(text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_deprovision(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_claim(text, interval) FROM PUBLIC;
+-- The trigger of managed tables runs as the role that changes the table, whose
+-- EXECUTE on neon_provision, neon_set_tier and neon_deprovision is checked then:
+-- attaching it gives nothing, and neon_manage_tenants() needs it.
+GRANT EXECUTE ON FUNCTION neon_platform.managed_row_changed() TO PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_manage_tenants(regclass, name, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_unmanage_tenants(regclass) FROM PUBLIC;

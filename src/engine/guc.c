@@ -19,6 +19,7 @@ char	   *neon_paid_org_api_key = NULL;
 char	   *neon_personal_api_key = NULL;
 char	   *neon_api_key_file = NULL;
 char	   *neon_project_name_prefix = NULL;
+char	   *neon_claim_redirect_url = NULL;
 int			neon_requests_per_minute = 700;
 int			neon_burst_per_second = 40;
 int			neon_max_inflight_requests = 64;
@@ -61,6 +62,11 @@ define_endpoint_settings(void)
 							   "Prefix of the Neon project name of each tenant.",
 							   "The project of tenant t is named prefix || t; the worker finds a project whose creation outcome is unknown by this name.",
 							   &neon_project_name_prefix, "tenant-",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("neon_platform.claim_redirect_url",
+							   "Where Neon's console sends an end user who has claimed a project (the ru of claim links).",
+							   "Empty: the console's default page.",
+							   &neon_claim_redirect_url, "",
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 }
 

@@ -69,6 +69,7 @@ typedef struct TenantView
 	char	   *branch_id;		/* its default (production) branch */
 	char	  **pending_operations;
 	int			n_pending_operations;
+	bool		claim_made;		/* neon_claim() made a link: the project may have left us */
 } TenantView;
 
 typedef struct Job Job;
@@ -150,6 +151,8 @@ struct Job
 	bool		operations_by_id;	/* some are older than the list's page: poll them one by one */
 	bool		config_missing; /* job_set_call() found no key or no api_url */
 	bool		operations_changed; /* view.pending_operations lost an operation that ended */
+	bool		started_operations; /* this job's mutations started some of them */
+	bool		project_claimed;	/* Neon no longer knows the project: its end user took it */
 	double		sent_at;		/* wall clock (unix seconds) the mutation left, 0 = not sent */
 
 	/* An answer whose recording failed for a transient reason, retried next pass. */

@@ -86,6 +86,14 @@ job_args_number(JobArgs *args, const char *path, double *out)
 }
 
 bool
+job_args_true(JobArgs *args, const char *path)
+{
+	json_object *v = member_at(args, path);
+
+	return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
+bool
 json_text_parses(const char *text)
 {
 	json_object *root = text ? json_tokener_parse(text) : NULL;

@@ -22,6 +22,9 @@ extern const char *job_args_string(JobArgs *args, const char *path);
 /* A number member; false when absent or not a number. */
 extern bool job_args_number(JobArgs *args, const char *path, double *out);
 
+/* Whether a member is the JSON true. */
+extern bool job_args_true(JobArgs *args, const char *path);
+
 /* Whether a text is well-formed JSON (an answer that cannot be read at all versus one whose values are refused). */
 extern bool json_text_parses(const char *text);
 

@@ -36,13 +36,18 @@
 /*
  * Whether the job's step must first wait for pending operations. With
  * operation_poll_interval = 0 nobody polls: a mutation meets a running
- * operation as a 423, retried with backoff.
+ * operation as a 423, retried with backoff. A batched call (a transfer of
+ * up to 400 projects) waits only when its own job started operations: for
+ * those left by earlier jobs, Neon's 423 to the one call is cheaper than a
+ * read per project.
  */
 bool
 opwait_needed(Job *job)
 {
-	return job->step->waits_for_operations && job->view.n_pending_operations > 0
-		&& job->view.project_id != NULL && neon_operation_poll_interval_ms > 0;
+	if (!job->step->waits_for_operations || job->view.n_pending_operations == 0
+		|| job->view.project_id == NULL || neon_operation_poll_interval_ms <= 0)
+		return false;
+	return job->step->batch == NULL || job->started_operations;
 }
 
 /*
@@ -63,6 +68,7 @@ opwait_add_pending(Job *job, char **ids, int n)
 		all[v->n_pending_operations++] = MemoryContextStrdup(job->cxt, ids[i]);
 	v->pending_operations = all;
 	job->operations_changed = true;
+	job->started_operations |= n > 0;
 	neon_operation_ids_free(ids, n);
 }
 

@@ -19,6 +19,7 @@
 #include "engine/secrets.h"
 #include "engine/settings.h"
 #include "engine/spi_util.h"
+#include "engine/tenant_state.h"
 #include "neon/neon_common.h"
 
 #include "utils/float.h"
@@ -63,7 +64,7 @@ static const char *claim_sql =
 "      FROM due WHERE j.id = due.id"
 "    RETURNING j.id, j.tenant, j.kind, j.step, j.attempts, j.args::text, j.progress::text)"
 " SELECT c.id, c.tenant, c.kind, c.step, c.attempts, c.args, c.progress,"
-"        t.organization, t.project_id, t.branch_id, t.pending_operations"
+"        t.organization, t.project_id, t.branch_id, t.pending_operations, t.claim_url IS NOT NULL"
 "   FROM claimed AS c"
 "   LEFT JOIN neon_platform.tenants AS t ON t.tenant = c.tenant"
 "  ORDER BY c.id";
@@ -256,6 +257,7 @@ job_from_row(HeapTuple row, MemoryContext parent, char **args, char **progress)
 	job->view.project_id = spi_text(row, 9, cxt);
 	job->view.branch_id = spi_text(row, 10, cxt);
 	job->view.pending_operations = spi_text_array(row, 11, cxt, &job->view.n_pending_operations);
+	job->view.claim_made = spi_bool(row, 12);
 	job->kind = job_kind_by_name(kind);
 	if (job->kind)
 		job->step = job_step_by_name(job->kind, step);
@@ -429,7 +431,9 @@ mark_failed(Job *job, const char *error)
 	values[2] = CStringGetTextDatum(error);
 	spi_run(spi_plan(&fail_plan, fail_sql, 3, argtypes), values, nulls, SPI_OK_UPDATE);
 	expect_one_row(job, "failure");
-	if (job->kind && job->kind->record_failure && job->tenant)
+	if (job->project_claimed)
+		tenant_state_claimed(job->tenant, error);
+	else if (job->kind && job->kind->record_failure && job->tenant)
 		job->kind->record_failure(job, error);
 	ereport(LOG,
 			(errmsg("neon_platform: job %lld (%s%s%s%s) failed: %s",

@@ -13,6 +13,7 @@ static const JobKind *const kinds[] = {
 	&apply_tier_kind,
 	&change_tier_kind,
 	&deprovision_kind,
+	&claim_kind,
 };
 
 /* The kind named `name`, or NULL (a kind this version does not know). */

@@ -14,6 +14,7 @@ extern char *neon_paid_org_api_key;
 extern char *neon_personal_api_key;
 extern char *neon_api_key_file;
 extern char *neon_project_name_prefix;
+extern char *neon_claim_redirect_url;
 extern int	neon_requests_per_minute;
 extern int	neon_burst_per_second;
 extern int	neon_max_inflight_requests;

@@ -130,6 +130,16 @@ spi_int(HeapTuple row, int col)
 	return type == INT8OID ? DatumGetInt64(d) : DatumGetInt32(d);
 }
 
+/* Boolean column of an SPI row; false when null. */
+bool
+spi_bool(HeapTuple row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(row, SPI_tuptable->tupdesc, col, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
 /* float8 column of an SPI row; 0 when null. */
 double
 spi_float(HeapTuple row, int col)

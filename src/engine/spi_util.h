@@ -17,6 +17,7 @@ extern Datum text_array(char **items, int n);
 
 extern char *spi_text(HeapTuple row, int col, MemoryContext cxt);
 extern int64 spi_int(HeapTuple row, int col);
+extern bool spi_bool(HeapTuple row, int col);
 extern double spi_float(HeapTuple row, int col);
 extern char **spi_text_array(HeapTuple row, int col, MemoryContext cxt, int *n);
 

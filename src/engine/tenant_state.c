@@ -58,6 +58,20 @@ static const char *forget_secret_sql =
 static const char *operations_sql =
 "UPDATE neon_platform.tenants SET pending_operations = $2, updated_at = now() WHERE tenant = $1";
 
+static const char *claim_link_sql =
+"UPDATE neon_platform.tenants SET claim_url = $2, claim_expires_at = $3::timestamptz, last_error = NULL,"
+"       updated_at = now()"
+" WHERE tenant = $1";
+
+static const char *claimed_sql =
+"UPDATE neon_platform.tenants SET state = 'claimed', pending_operations = '{}', last_error = $2, updated_at = now()"
+" WHERE tenant = $1";
+
+static const char *usage_sql =
+"INSERT INTO neon_platform.usage (tenant, period_start, period_end, active_time_seconds, compute_time_seconds,"
+"                                 written_data_bytes, data_transfer_bytes, logical_size_bytes, branches, snapshots)"
+"VALUES ($1, $2::timestamptz, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10)";
+
 static SPIPlanPtr lock_plan;
 static SPIPlanPtr ready_plan;
 static SPIPlanPtr secret_plan;
@@ -68,6 +82,9 @@ static SPIPlanPtr tier_changed_plan;
 static SPIPlanPtr deleted_plan;
 static SPIPlanPtr forget_secret_plan;
 static SPIPlanPtr tier_unchanged_plan;
+static SPIPlanPtr usage_plan;
+static SPIPlanPtr claim_link_plan;
+static SPIPlanPtr claimed_plan;
 
 /* Takes the tenant's row without waiting; raises lock_not_available if somebody holds it. */
 static void
@@ -203,5 +220,61 @@ tenant_state_deleted(const char *tenant, const char *final_snapshot_id)
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = text_or_null(final_snapshot_id, &nulls[1]);
 	spi_run(spi_plan(&deleted_plan, deleted_sql, 2, types), values, nulls, SPI_OK_UPDATE);
+	spi_run(spi_plan(&forget_secret_plan, forget_secret_sql, 1, types), values, NULL, SPI_OK_DELETE);
+}
+
+/*
+ * What the worker read of the tenant's project becomes its last known usage
+ * (the row lock comes first, so the foreign key's check waits for nobody).
+ */
+void
+tenant_state_usage_read(const char *tenant, const NeonUsage *u)
+{
+	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT4OID, INT4OID};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	lock_tenant(tenant);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = CStringGetTextDatum(u->period_start);
+	values[2] = text_or_null(u->period_end, &nulls[2]);
+	values[3] = Int64GetDatum(u->active_time_seconds);
+	values[4] = Int64GetDatum(u->compute_time_seconds);
+	values[5] = Int64GetDatum(u->written_data_bytes);
+	values[6] = Int64GetDatum(u->data_transfer_bytes);
+	values[7] = Int64GetDatum(u->logical_size_bytes);
+	values[8] = Int32GetDatum((int32) Min(u->branches, PG_INT32_MAX));
+	values[9] = Int32GetDatum((int32) Min(u->snapshots, PG_INT32_MAX));
+	spi_run(spi_plan(&usage_plan, usage_sql, 10, types), values, nulls, SPI_OK_INSERT);
+}
+
+/* The claim link neon_claim() asked for, and until when it works. */
+void
+tenant_state_claim_link(const char *tenant, const char *url, const char *expires_at)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	lock_tenant(tenant);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = CStringGetTextDatum(url);
+	values[2] = CStringGetTextDatum(expires_at);
+	spi_run(spi_plan(&claim_link_plan, claim_link_sql, 3, types), values, NULL, SPI_OK_UPDATE);
+}
+
+/*
+ * The end user took the project into their own account: the tenant is
+ * managed no more, and its password (theirs now) is forgotten.
+ */
+void
+tenant_state_claimed(const char *tenant, const char *error)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+
+	lock_tenant(tenant);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = CStringGetTextDatum(error);
+	spi_run(spi_plan(&claimed_plan, claimed_sql, 2, types), values, NULL, SPI_OK_UPDATE);
 	spi_run(spi_plan(&forget_secret_plan, forget_secret_sql, 1, types), values, NULL, SPI_OK_DELETE);
 }

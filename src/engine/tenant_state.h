@@ -7,6 +7,7 @@
 #define NEON_PLATFORM_TENANT_STATE_H
 
 #include "neon/neon_projects.h"
+#include "neon/neon_usage.h"
 
 extern void tenant_state_ready(const char *tenant, const NeonProject *project, const char *org_id);
 extern void tenant_state_job_failed(const char *tenant, const char *while_state, const char *new_state,
@@ -18,5 +19,8 @@ extern void tenant_state_tier_unchanged(const char *tenant, const char *organiza
 										const char *error);
 extern void tenant_state_deleted(const char *tenant, const char *final_snapshot_id);
 extern void tenant_state_set_pending_operations(const char *tenant, char **ids, int n);
+extern void tenant_state_claim_link(const char *tenant, const char *url, const char *expires_at);
+extern void tenant_state_claimed(const char *tenant, const char *error);
+extern void tenant_state_usage_read(const char *tenant, const NeonUsage *usage);
 
 #endif							/* NEON_PLATFORM_TENANT_STATE_H */

@@ -271,11 +271,26 @@ unknown_outcome(Job *job, HttpRequest *req)
 }
 
 /*
+ * A tenant whose end user was given a claim link, and whose project Neon
+ * no longer knows: the user took it into their own account. The job ends
+ * there, and the tenant is managed no more.
+ */
+static JobOutcome
+project_claimed(Job *job, HttpRequest *req)
+{
+	job->project_claimed = true;
+	return job_outcome(JOB_FAILED,
+					   psprintf("the project was claimed: its end user took it into their own Neon account (%s)",
+								job_answer_text(job, req)));
+}
+
+/*
  * What an answer means for its job. What no kind needs to interpret is
  * decided here: a call that never left, 429 (Neon asks us to slow down, not
  * an attempt), 423 (Neon refused without acting), 401 (the key: wait for
- * the configuration), and a lost answer or 5xx (repeat a read; look a
- * mutation's effect up). The rest goes to the step, or to the shared wait
+ * the configuration), 404 of a project its end user may have claimed (a
+ * batched call's 404 may be another project's), and a lost answer or 5xx
+ * (repeat a read; look a mutation's effect up). The rest goes to the step, or to the shared wait
  * for operations.
  */
 static JobOutcome
@@ -295,6 +310,8 @@ decide(Job *job, HttpRequest *req)
 		return retry_same(job, req);
 	if (req->status == 401)
 		return job_outcome(JOB_WAIT_CONFIG, psprintf("Neon refused the API key: %s", job_answer_text(job, req)));
+	if (req->status == 404 && job->view.claim_made && !job->operations_by_id && job->step->batch == NULL)
+		return project_claimed(job, req);
 	if (req->status == 0 || req->status >= 500)
 		return (job->call_is_mutation && job->step->lookup_step) ? unknown_outcome(job, req) : retry_same(job, req);
 	if (job->waiting_on_operation)

@@ -4,10 +4,12 @@
  *		again, after the tier's definition changed (background lane).
  *
  * Input (jobs.args, written by the trigger on neon_platform.tiers):
- *   {"tier": "pro", "plan": {the tier's row after the change}}
+ *   {"tier": "pro", "plan": {the tier's row after the change},
+ *    "from_plan": {the row before}}
  *
- * Steps and cost: those of tier_steps.c (2 requests per tenant, plus 1 per
- * endpoint whose settings differ).
+ * Steps and cost: those of tier_steps.c (1 request per tenant when only
+ * quotas or the restore window changed; 2 plus 1 per endpoint whose
+ * settings differ when compute settings changed).
  */
 #include "pg_prelude.h"
 
@@ -51,4 +53,5 @@ const JobKind apply_tier_kind = {
 	.load = apply_tier_load,
 	.save_progress = tier_job_save_progress,
 	.record_failure = apply_tier_record_failure,
+	.release = tier_job_release,
 };

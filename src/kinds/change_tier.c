@@ -4,10 +4,11 @@
  *		organizations if the tiers' differ (interactive lane).
  *
  * Input (jobs.args, written by neon_set_tier() at enqueue time):
- *   {"tier": "pro", "plan": {the tier's row}, "from_organization": "free",
- *    "to_organization": "paid"}
+ *   {"tier": "pro", "plan": {the tier's row}, "from_plan": {the old tier's row},
+ *    "from_organization": "free", "to_organization": "paid", "force": false}
  *
- *	 transfer ──200──> update_project ──> fetch_endpoints ──> (update_endpoint) ──> done
+ * Upgrade (free to paid):
+ *	 transfer ──200──> update_project ──(compute changes)──> fetch_endpoints ──> (update_endpoint) ──> done
  *	   │ unknown outcome (after request_timeout + settle_margin)
  *	   v
  *	 confirm_transfer ──in the destination──> update_project
@@ -15,21 +16,34 @@
  *	   v
  *	 transfer
  *
+ * Downgrade (paid to free): the fresh check (downgrade_check.c), then the
+ * endpoints shrink to the tier's compute while the project can still have
+ * more, then the transfer, then the quotas:
+ *	 read_usage ─> read_branches ─> read_snapshots ─> fetch_endpoints ─> (update_endpoint) ─> transfer ─> update_project ─> done
+ *
+ * Within one organization the job starts at update_project.
+ *
  * The transfer (POST /organizations/{source_org_id}/projects/transfer, with
  * the personal key) carries up to 400 projects: tenants moving between the
- * same two organizations share one call. Quotas and compute settings do
- * not move with a project, so the tier's plan is applied after it, with the
- * destination's key (tier_steps.c). Within one organization the job starts
- * at update_project.
+ * same two organizations share one call. Neon refuses it (423) while an
+ * operation of one of its projects runs, so it reads no operations first
+ * but those its own job started (a downgrade's endpoint changes), and once
+ * it went through, no operation of the project is pending. Quotas and
+ * compute settings do not move with a project, so the tier's plan is
+ * applied after it, with the destination's key (tier_steps.c); the
+ * endpoints are read only when the tiers' compute settings differ.
  *
- * Cost: 1/400 of a transfer, plus 2 requests per tenant (plus 1 per
- * endpoint whose settings differ, plus the reads of operations still
- * running).
+ * Cost per tenant: an upgrade with unchanged compute 1 + 1/400 requests (the
+ * project PATCH and its share of the transfer), plus 1 to read the
+ * endpoints and 1 per endpoint to change when compute changes; a
+ * downgrade 3 reads more, and the endpoints read first; a move within one
+ * organization 1 (plus reads of operations still running).
  */
 #include "pg_prelude.h"
 
 #include "engine/settings.h"
 #include "engine/tenant_state.h"
+#include "kinds/downgrade_check.h"
 #include "kinds/kinds.h"
 #include "kinds/tier_steps.h"
 #include "neon/neon_transfers.h"
@@ -91,7 +105,38 @@ build_confirm(Job *job, const char **error)
 	return job_set_call(job, "GET", KEY_PERSONAL, api_path("/projects/%s", job->view.project_id), NULL, error);
 }
 
-/* The project is in the destination: from now on its key is the destination's. */
+/* Whether the job moves a project from the paid to the free organization. */
+static bool
+is_downgrade(const TierJob *t)
+{
+	return t->from_organization && t->to_organization && strcmp(t->from_organization, "paid") == 0
+		&& strcmp(t->to_organization, "free") == 0;
+}
+
+/*
+ * The plan, and where the job stands in a move: a downgrade shrinks the
+ * endpoints before its transfer, so after it they need nothing more.
+ */
+static bool
+change_tier_load(Job *job, const char *args, const char *progress, const char **error)
+{
+	TierJob    *t;
+
+	if (!tier_job_load(job, args, progress, error))
+		return false;
+	t = tier_job(job);
+	t->downgrade = is_downgrade(t);
+	if (t->downgrade && !t->transferred)
+		t->after_endpoints = STEP_TRANSFER;
+	if (t->downgrade && t->transferred)
+		t->keeps_compute = true;
+	return true;
+}
+
+/*
+ * The project is in the destination: from now on its key is the
+ * destination's. Neon took it, so none of its operations runs any more.
+ */
 static JobOutcome
 moved(Job *job)
 {
@@ -99,6 +144,13 @@ moved(Job *job)
 
 	t->transferred = true;
 	job->view.organization = (char *) t->to_organization;
+	job->view.n_pending_operations = 0;
+	job->operations_changed = true;
+	if (t->downgrade)
+	{
+		t->after_endpoints = NULL;
+		t->keeps_compute = true;
+	}
 	return job_next_step(job, TIER_STEP_UPDATE_PROJECT);
 }
 
@@ -121,10 +173,17 @@ transfer_refusal(Job *job, HttpRequest *req)
 	}
 }
 
-/* The answer of the transfer call, for each job it carried. */
+/*
+ * The answer of the transfer call, for each job it carried. A 404 names a
+ * project that left (claimed by its end user, or deleted behind our back),
+ * maybe another job's: each job looks where its own project is before it
+ * tries again (an attempt, so a 404 that stays ends the job).
+ */
 static JobOutcome
 handle_transfer(Job *job, HttpRequest *req)
 {
+	if (req->status == 404)
+		return job_retry_at(STEP_CONFIRM, job_answer_text(job, req));
 	if (req->status >= 300)
 		return job_outcome(JOB_FAILED, transfer_refusal(job, req));
 	return moved(job);
@@ -150,6 +209,16 @@ handle_confirm(Job *job, HttpRequest *req)
 	return arrived ? moved(job) : job_next_step(job, STEP_TRANSFER);
 }
 
+/* What a downgrade's check read becomes the tenant's last known usage. */
+static void
+record_usage(Job *job)
+{
+	TierJob    *t = tier_job(job);
+
+	if (t && t->usage.period_start)
+		tenant_state_usage_read(job->tenant, &t->usage);
+}
+
 /* The tenant is on its new tier (in its new organization). */
 static void
 change_tier_record_success(Job *job)
@@ -159,6 +228,7 @@ change_tier_record_success(Job *job)
 	const char *error = NULL;
 
 	tenant_state_tier_changed(job->tenant, t->tier, organization, organization_id(job, organization, &error));
+	record_usage(job);
 }
 
 /*
@@ -178,6 +248,7 @@ change_tier_record_failure(Job *job, const char *error)
 	else
 		tenant_state_tier_unchanged(job->tenant, organization,
 									organization_id(job, organization, &config_error), error);
+	record_usage(job);
 }
 
 static const JobBatch transfer_batch = {
@@ -187,9 +258,10 @@ static const JobBatch transfer_batch = {
 };
 
 static const JobStep change_tier_steps[] = {
-	{.name = STEP_TRANSFER, .mutation = true, .lookup_step = STEP_CONFIRM,
+	{.name = STEP_TRANSFER, .mutation = true, .lookup_step = STEP_CONFIRM, .waits_for_operations = true,
 	.build = build_transfer, .handle = handle_transfer, .batch = &transfer_batch},
 	{.name = STEP_CONFIRM, .build = build_confirm, .handle = handle_confirm},
+	DOWNGRADE_CHECK_STEPS,
 	TIER_SETTINGS_STEPS,
 	{.name = NULL}
 };
@@ -199,8 +271,9 @@ const JobKind change_tier_kind = {
 	.lane = LANE_INTERACTIVE,
 	.needs_tenant = true,
 	.steps = change_tier_steps,
-	.load = tier_job_load,
+	.load = change_tier_load,
 	.save_progress = tier_job_save_progress,
 	.record_success = change_tier_record_success,
 	.record_failure = change_tier_record_failure,
+	.release = tier_job_release,
 };

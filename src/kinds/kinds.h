@@ -12,5 +12,6 @@ extern const JobKind provision_kind;
 extern const JobKind apply_tier_kind;
 extern const JobKind change_tier_kind;
 extern const JobKind deprovision_kind;
+extern const JobKind claim_kind;
 
 #endif							/* NEON_PLATFORM_KINDS_H */

@@ -48,3 +48,26 @@ plan_read_spec(Job *job, JobArgs *args, NeonProjectSpec *spec, const char **miss
 	spec->data_transfer_bytes = (long long) plan_number(args, "plan.data_transfer_bytes", missing);
 	spec->logical_size_bytes = (long long) plan_number(args, "plan.logical_size_bytes", missing);
 }
+
+/*
+ * Whether args.from_plan (the tier the tenant leaves, or the tier's row
+ * before it changed) has the compute settings of args.plan: its endpoints
+ * already have them, and reading them would be a request for nothing.
+ */
+bool
+plan_keeps_compute(JobArgs *args)
+{
+	static const char *const fields[] = {"autoscaling_min_cu", "autoscaling_max_cu", "suspend_timeout_seconds"};
+	size_t		i;
+
+	for (i = 0; i < lengthof(fields); i++)
+	{
+		double		before;
+		double		after;
+
+		if (!job_args_number(args, psprintf("from_plan.%s", fields[i]), &before)
+			|| !job_args_number(args, psprintf("plan.%s", fields[i]), &after) || before != after)
+			return false;
+	}
+	return true;
+}

@@ -12,5 +12,6 @@
 
 extern const char *plan_string(Job *job, JobArgs *args, const char *path, const char **missing);
 extern void plan_read_spec(Job *job, JobArgs *args, NeonProjectSpec *spec, const char **missing);
+extern bool plan_keeps_compute(JobArgs *args);
 
 #endif							/* NEON_PLATFORM_PLAN_H */

@@ -21,6 +21,7 @@
 #include "pg_prelude.h"
 
 #include "engine/opwait.h"
+#include "engine/job_args.h"
 #include "kinds/plan.h"
 #include "kinds/tier_steps.h"
 #include "neon/neon_endpoints.h"
@@ -44,6 +45,54 @@ read_endpoint_list(Job *job, const char *list)
 
 	for (id = strtok_r(copy, ",", &save); id && a->n_endpoints < TIER_MAX_ENDPOINTS; id = strtok_r(NULL, ",", &save))
 		a->endpoints[a->n_endpoints++] = id;
+}
+
+/* A limit of the plan or a figure saved in jobs.progress (0 when absent). */
+static long long
+count_at(JobArgs *args, const char *path)
+{
+	double		value = 0;
+
+	job_args_number(args, path, &value);
+	return (long long) value;
+}
+
+/* The usage a downgrade's check read before a restart, from jobs.progress. */
+static void
+read_usage_progress(JobArgs *progress, NeonUsage *u)
+{
+	const char *start = job_args_string(progress, "usage.period_start");
+	const char *end = job_args_string(progress, "usage.period_end");
+
+	if (start == NULL)
+		return;
+	u->period_start = strdup(start);
+	u->period_end = end ? strdup(end) : NULL;
+	u->active_time_seconds = count_at(progress, "usage.active_time_seconds");
+	u->compute_time_seconds = count_at(progress, "usage.compute_time_seconds");
+	u->written_data_bytes = count_at(progress, "usage.written_data_bytes");
+	u->data_transfer_bytes = count_at(progress, "usage.data_transfer_bytes");
+	u->logical_size_bytes = count_at(progress, "usage.logical_size_bytes");
+	u->branches = count_at(progress, "usage.branches");
+	u->snapshots = count_at(progress, "usage.snapshots");
+}
+
+/* The usage read so far, as the "usage" member of jobs.progress. */
+static void
+write_usage_progress(StringInfo buf, const NeonUsage *u)
+{
+	appendStringInfoString(buf, ", \"usage\": {\"period_start\": ");
+	escape_json(buf, u->period_start);
+	if (u->period_end)
+	{
+		appendStringInfoString(buf, ", \"period_end\": ");
+		escape_json(buf, u->period_end);
+	}
+	appendStringInfo(buf, ", \"active_time_seconds\": %lld, \"compute_time_seconds\": %lld, "
+					 "\"written_data_bytes\": %lld, \"data_transfer_bytes\": %lld, "
+					 "\"logical_size_bytes\": %lld, \"branches\": %lld, \"snapshots\": %lld}",
+					 u->active_time_seconds, u->compute_time_seconds, u->written_data_bytes,
+					 u->data_transfer_bytes, u->logical_size_bytes, u->branches, u->snapshots);
 }
 
 /*
@@ -70,6 +119,10 @@ tier_job_load(Job *job, const char *args_text, const char *progress_text, const 
 		? plan_string(job, args, "from_organization", error) : NULL;
 	a->to_organization = job_args_string(args, "to_organization")
 		? plan_string(job, args, "to_organization", error) : NULL;
+	a->keeps_compute = plan_keeps_compute(args);
+	a->max_branches = count_at(args, "plan.max_branches");
+	a->max_snapshots = count_at(args, "plan.max_snapshots");
+	a->force = job_args_true(args, "force");
 	job_args_free(args);
 	if (*error)
 		return false;
@@ -83,8 +136,17 @@ tier_job_load(Job *job, const char *args_text, const char *progress_text, const 
 	a->transferred = job_args_string(progress, "transferred") != NULL;
 	if (a->transferred)
 		job->view.organization = (char *) a->to_organization;
+	read_usage_progress(progress, &a->usage);
 	job_args_free(progress);
 	return true;
+}
+
+/* Frees what the check of a downgrade read. */
+void
+tier_job_release(Job *job)
+{
+	if (tier_job(job))
+		neon_usage_free(&tier_job(job)->usage);
 }
 
 /* The endpoints still to patch, how many were, whether the project moved, for jobs.progress. */
@@ -102,7 +164,10 @@ tier_job_save_progress(Job *job)
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"endpoints\": ");
 	escape_json(&buf, list.data);
-	appendStringInfo(&buf, ", \"patched\": %d%s}", a->patched, a->transferred ? ", \"transferred\": \"yes\"" : "");
+	appendStringInfo(&buf, ", \"patched\": %d%s", a->patched, a->transferred ? ", \"transferred\": \"yes\"" : "");
+	if (a->usage.period_start)
+		write_usage_progress(&buf, &a->usage);
+	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
 
@@ -145,6 +210,22 @@ done(Job *job)
 	return o;
 }
 
+/* What follows the endpoints: the transfer of a downgrade, or the end. */
+static JobOutcome
+after_endpoints(Job *job)
+{
+	const char *next = tier_job(job)->after_endpoints;
+
+	return next ? job_next_step(job, next) : done(job);
+}
+
+/* On to the endpoints, unless they have the plan's compute settings already. */
+JobOutcome
+tier_to_endpoints(Job *job)
+{
+	return tier_job(job)->keeps_compute ? after_endpoints(job) : job_next_step(job, TIER_STEP_ENDPOINTS);
+}
+
 /*
  * A mutation's answer: its operations become the tenant's pending ones (the
  * next mutation waits for them); a JSON answer that cannot be taken fails.
@@ -175,7 +256,7 @@ tier_handle_update_project(Job *job, HttpRequest *req)
 		return job_outcome(JOB_FAILED, job_answer_text(job, req));
 	if (!take_operations(job, req, &refused))
 		return refused;
-	return job_next_step(job, TIER_STEP_ENDPOINTS);
+	return tier_to_endpoints(job);
 }
 
 /* Whether an endpoint's compute settings differ from the plan's. */
@@ -206,7 +287,7 @@ tier_handle_endpoints(Job *job, HttpRequest *req)
 		if (differs(&endpoints[i], &a->spec))
 			a->endpoints[a->n_endpoints++] = MemoryContextStrdup(job->cxt, endpoints[i].endpoint_id);
 	neon_endpoint_settings_free(endpoints, n);
-	return a->n_endpoints > 0 ? job_next_step(job, TIER_STEP_UPDATE_ENDPOINT) : done(job);
+	return a->n_endpoints > 0 ? job_next_step(job, TIER_STEP_UPDATE_ENDPOINT) : after_endpoints(job);
 }
 
 /* The answer to one endpoint PATCH: the next endpoint, or done. */
@@ -223,6 +304,6 @@ tier_handle_update_endpoint(Job *job, HttpRequest *req)
 	memmove(&a->endpoints[0], &a->endpoints[1], sizeof(char *) * (a->n_endpoints - 1));
 	a->n_endpoints--;
 	a->patched++;
-	return a->n_endpoints > 0 ? job_next_step(job, TIER_STEP_UPDATE_ENDPOINT) : done(job);
+	return a->n_endpoints > 0 ? job_next_step(job, TIER_STEP_UPDATE_ENDPOINT) : after_endpoints(job);
 }
 

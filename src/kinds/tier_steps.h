@@ -8,6 +8,7 @@
 
 #include "engine/job.h"
 #include "neon/neon_projects.h"
+#include "neon/neon_usage.h"
 
 #define TIER_STEP_UPDATE_PROJECT "update_project"
 #define TIER_STEP_ENDPOINTS "fetch_endpoints"
@@ -19,10 +20,17 @@
 typedef struct TierJob
 {
 	NeonProjectSpec spec;
+	long long	max_branches;	/* the plan's limits, for a downgrade's check */
+	long long	max_snapshots;
 	const char *tier;
 	const char *from_organization;	/* with change_tier across organizations */
 	const char *to_organization;
 	bool		transferred;	/* the project is in to_organization now */
+	bool		keeps_compute;	/* the endpoints have the plan's compute settings already */
+	const char *after_endpoints;	/* the step after the endpoints (NULL: the job is done) */
+	bool		downgrade;		/* paid to free: checked and shrunk before the transfer */
+	bool		force;			/* moved even if the usage does not fit */
+	NeonUsage	usage;			/* what the check read (period_start NULL: nothing yet) */
 	char	   *endpoints[TIER_MAX_ENDPOINTS];	/* still to patch, in the job's memory */
 	int			n_endpoints;
 	int			patched;
@@ -31,6 +39,9 @@ typedef struct TierJob
 extern TierJob *tier_job(Job *job);
 extern bool tier_job_load(Job *job, const char *args, const char *progress, const char **error);
 extern char *tier_job_save_progress(Job *job);
+extern void tier_job_release(Job *job);
+
+extern JobOutcome tier_to_endpoints(Job *job);
 
 extern bool tier_build_update_project(Job *job, const char **error);
 extern JobOutcome tier_handle_update_project(Job *job, HttpRequest *req);

@@ -135,6 +135,39 @@ neon_valid_id(const char *s, size_t len)
 	return true;
 }
 
+/* Whether s[0..n-1] are digits. */
+static bool
+digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* Timestamps are stored as timestamptz: only RFC 3339's shape may reach the cast. */
+bool
+neon_valid_timestamp(const char *s, size_t len)
+{
+	size_t		i = 19;
+
+	if (len < 20 || len > 40 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-'
+		|| !digits(s + 8, 2) || s[10] != 'T' || !digits(s + 11, 2) || s[13] != ':'
+		|| !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
+		return false;
+	if (s[i] == '.')
+	{
+		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			;
+		if (i == 20)
+			return false;
+	}
+	if (len - i == 1)
+		return s[i] == 'Z';
+	return len - i == 6 && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2) && s[i + 3] == ':'
+		&& digits(s + i + 4, 2);
+}
+
 /* Whether `c` may appear in a DNS label. */
 static bool
 host_char(char c)
@@ -245,6 +278,7 @@ static const struct
 	[NEON_VALUE_HOST] = {neon_valid_host, "a host name or IPv4 address"},
 	[NEON_VALUE_NAME] = {neon_valid_name, "a name (1 to 63 bytes of UTF-8, no control characters)"},
 	[NEON_VALUE_PASSWORD] = {neon_valid_password, "a password (1 to 1024 bytes of UTF-8, no NUL)"},
+	[NEON_VALUE_TIMESTAMP] = {neon_valid_timestamp, "an RFC 3339 timestamp"},
 	[NEON_VALUE_TEXT] = {neon_valid_utf8, "valid UTF-8 without NUL"},
 };
 
@@ -337,6 +371,22 @@ json_object *
 neon_object_member(json_object *obj, const char *key)
 {
 	return member_of_type(obj, key, json_type_object);
+}
+
+/* Usage figures and counts are stored as bigint: a negative or fractional one is refused. */
+bool
+neon_take_count(const char *where, json_object *obj, const char *key, long long *out, char **error)
+{
+	json_object *node;
+
+	if (obj == NULL || !json_object_object_get_ex(obj, key, &node) || !json_object_is_type(node, json_type_int)
+		|| json_object_get_int64(node) < 0)
+	{
+		*error = neon_format("%s.%s is missing or not a count", where, key);
+		return false;
+	}
+	*out = (long long) json_object_get_int64(node);
+	return true;
 }
 
 /* An array member. */

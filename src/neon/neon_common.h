@@ -33,6 +33,12 @@ extern bool neon_valid_id(const char *s, size_t len);
  */
 extern bool neon_valid_host(const char *s, size_t len);
 
+/*
+ * A UTC or offset timestamp as Neon prints it (RFC 3339):
+ * YYYY-MM-DDTHH:MM:SS, optional fraction, then Z or +HH:MM / -HH:MM.
+ */
+extern bool neon_valid_timestamp(const char *s, size_t len);
+
 /* A role or database name: 1 to 63 bytes of UTF-8, no control characters. */
 extern bool neon_valid_name(const char *s, size_t len);
 
@@ -56,6 +62,7 @@ typedef enum NeonValueKind
 	NEON_VALUE_HOST,
 	NEON_VALUE_NAME,
 	NEON_VALUE_PASSWORD,
+	NEON_VALUE_TIMESTAMP,
 	NEON_VALUE_TEXT				/* any other string: valid UTF-8 */
 } NeonValueKind;
 
@@ -76,6 +83,13 @@ extern bool neon_take_string(const char *field, struct json_object *node,
  */
 extern bool neon_take_member(const char *where, struct json_object *obj, const char *key,
 							 NeonValueKind kind, bool required, char **out, char **error);
+
+/*
+ * The integer member `key` of `obj` (named "where.key" in errors): a count
+ * or a usage figure, so never negative. Absent or not an integer is refused.
+ */
+extern bool neon_take_count(const char *where, struct json_object *obj, const char *key,
+							long long *out, char **error);
 
 /* The member `key` of `obj` when it is a string, an object or an array; else NULL. */
 extern struct json_object *neon_string_member(struct json_object *obj, const char *key);

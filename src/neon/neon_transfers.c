@@ -49,3 +49,47 @@ neon_parse_project_org(const char *body, char **org_id, char **error)
 	json_object_put(root);
 	return parsed;
 }
+
+/* Builds the body of POST /projects/{project_id}/transfer_requests. */
+char *
+neon_build_transfer_request(long long ttl_seconds)
+{
+	json_object *root = json_object_new_object();
+	char	   *body;
+
+	json_object_object_add(root, "ttl_seconds", json_object_new_int64(ttl_seconds));
+	body = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	json_object_put(root);
+	return body;
+}
+
+/* Takes the id, project and expiry of a new transfer request: they go into a link for the end user. */
+bool
+neon_parse_transfer_request(const char *body, NeonTransferRequest *out, char **error)
+{
+	json_object *root;
+	bool		parsed;
+
+	memset(out, 0, sizeof(*out));
+	*error = NULL;
+	if ((root = neon_parse_object(body, error)) == NULL)
+		return false;
+	parsed = neon_take_member("transfer_request", root, "id", NEON_VALUE_ID, true, &out->id, error)
+		&& neon_take_member("transfer_request", root, "project_id", NEON_VALUE_ID, true, &out->project_id, error)
+		&& neon_take_member("transfer_request", root, "expires_at", NEON_VALUE_TIMESTAMP, true,
+							&out->expires_at, error);
+	json_object_put(root);
+	if (!parsed)
+		neon_transfer_request_free(out);
+	return parsed;
+}
+
+/* Frees a transfer request's strings. */
+void
+neon_transfer_request_free(NeonTransferRequest *request)
+{
+	free(request->id);
+	free(request->project_id);
+	free(request->expires_at);
+	memset(request, 0, sizeof(*request));
+}

@@ -2,7 +2,8 @@
  * neon_transfers.h
  *		Moving projects between organizations:
  *		POST /organizations/{source_org_id}/projects/transfer, and reading
- *		back which organization a project is in.
+ *		back which organization a project is in; and handing a project to
+ *		another Neon account: POST /projects/{project_id}/transfer_requests.
  *
  * Strings are malloc'd; parsers return false with *error set (malloc'd)
  * when the body is not what Neon sends (see neon_common.h).
@@ -20,5 +21,20 @@ extern char *neon_build_transfer(const char *destination_org_id, const char *con
 
 /* The organization of the project in GET /projects/{project_id} (validated as an id). */
 extern bool neon_parse_project_org(const char *body, char **org_id, char **error);
+
+/* Body of the transfer request call: {"ttl_seconds": N}; malloc'd. */
+extern char *neon_build_transfer_request(long long ttl_seconds);
+
+/* A transfer request created: {"id", "project_id", "created_at", "expires_at"}. */
+typedef struct NeonTransferRequest
+{
+	char	   *id;
+	char	   *project_id;
+	char	   *expires_at;
+} NeonTransferRequest;
+
+/* Reads the answer to POST /projects/{project_id}/transfer_requests (every value checked). */
+extern bool neon_parse_transfer_request(const char *body, NeonTransferRequest *out, char **error);
+extern void neon_transfer_request_free(NeonTransferRequest *request);
 
 #endif							/* NEON_PLATFORM_NEON_TRANSFERS_H */

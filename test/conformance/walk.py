@@ -42,8 +42,10 @@ import prism as prismmod  # noqa: E402
 FREE_KEY = "emulator-free-org-key"
 PAID_KEY = "emulator-paid-org-key"
 PERSONAL_KEY = "emulator-personal-key"
+USER_KEY = "emulator-user-key"            # the end user's own account (claims projects)
 FREE_ORG = "org-agent-free"
 PAID_ORG = "org-agent-paid"
+END_USER_ORG = "org-end-user"
 BAD_KEY = "not-a-valid-key-0123456789"
 
 DONE_STATES = {"finished", "failed", "error", "cancelled", "skipped"}
@@ -72,6 +74,7 @@ REQUIRED_ROUTES = [
     "POST /projects/{project_id}/branches/{branch_id}/finalize_restore",
     "POST /organizations/{source_org_id}/projects/transfer", "GET /consumption_history/v2/projects",
     "GET /users/me", "GET /users/me/organizations", "GET /auth", "GET /regions",
+    "POST /projects/{project_id}/transfer_requests", "PUT /projects/{project_id}/transfer_requests/{request_id}",
 ]            # the whole walk must stay well under 3 minutes
 
 
@@ -595,6 +598,39 @@ def walk(w: Walker) -> None:
            body={"destination_org_id": PAID_ORG, "project_ids": [pa]})
     w.call("404 transferred project with the source org key", "GET", f"/projects/{pa}", FREE_KEY, expect=(404,))
     w.call("transferred project with the destination org key", "GET", f"/projects/{pa}", PAID_KEY)
+
+    # ---------------------------------------------------------------- 422: C has an integration
+    if w.emu is not None:
+        w.emu.control("POST", "/integration", {"project_id": pc, "integration": "github"})
+        w.call("422 transfer of a project with an integration", "POST",
+               f"/organizations/{FREE_ORG}/projects/transfer", PERSONAL_KEY, expect=(422,),
+               body={"destination_org_id": PAID_ORG, "project_ids": [pc]})
+        w.emu.control("POST", "/integration", {"project_id": pc, "integration": None})
+
+    # ---------------------------------------------------------------- claim link: D goes to the end user
+    st, body = w.call("create project D (to be claimed)", "POST", "/projects", FREE_KEY,
+                      body={"project": {"name": "conformance-claim"}}, expect=(201,))
+    pd = w.ok(st, body, "create project D", "project")["id"]
+    w.wait_ops(pd, body.get("operations"))
+    requests_url = f"/projects/{pd}/transfer_requests"
+    w.call("400 transfer request ttl too short", "POST", requests_url, FREE_KEY, body={"ttl_seconds": 1},
+           expect=(400,))
+    st, body = w.call("transfer request", "POST", requests_url, FREE_KEY, body={"ttl_seconds": 3600},
+                      expect=(201,), route="POST /projects/{project_id}/transfer_requests")
+    claim = f"{requests_url}/{w.ok(st, body, 'transfer request', 'id')}"
+    if w.emu is not None:
+        st, body = w.call("transfer request (personal key, no body)", "POST", requests_url, PERSONAL_KEY,
+                          expect=(201,))
+        w.emu.control("POST", "/expire_transfer_request", {"request_id": body["id"]})
+        w.call("406 expired transfer request", "PUT", f"{requests_url}/{body['id']}", USER_KEY, expect=(406,))
+    w.call("404 unknown transfer request", "PUT", f"{requests_url}/00000000-0000-4000-8000-000000000000",
+           USER_KEY, expect=(404,))
+    w.call("403 accept with the project's own account", "PUT", claim, PERSONAL_KEY, body={}, expect=(403,))
+    w.call("accept (end user's key)", "PUT", claim, USER_KEY, body={"org_id": END_USER_ORG}, expect=(204,),
+           route="PUT /projects/{project_id}/transfer_requests/{request_id}")
+    w.call("409 accept twice", "PUT", claim, USER_KEY, expect=(409,))
+    w.call("404 claimed project with our key", "GET", f"/projects/{pd}", FREE_KEY, expect=(404,))
+    w.call("claimed project with the end user's key", "GET", f"/projects/{pd}", USER_KEY)
 
     # ---------------------------------------------------------------- 406: B (paid) has a 4 CU compute
     st, eps = w.call("list endpoints of B", "GET", f"/projects/{pb}/endpoints", PAID_KEY)

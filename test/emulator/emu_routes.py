@@ -15,9 +15,9 @@ import urllib.parse
 import uuid
 
 from emu_state import (
-    ApiError, NeonState, Snapshot, ID_RE, FREE_ORG, PAID_ORG, USER_ID, USER_EMAIL, ACCOUNT_ID, PERSONAL_KEY,
-    RESERVED_ROLES, RESERVED_DATABASES, REGIONS, REGION_IDS, QUOTA_FIELDS, QUOTA_ERROR_CODES,
-    iso, iso_us, parse_ts, cu_json, month_start, next_month_start,
+    ApiError, Snapshot, ID_RE, ACCOUNTS, RESERVED_ROLES, RESERVED_DATABASES, REGIONS, REGION_IDS, QUOTA_FIELDS,
+    QUOTA_ERROR_CODES, TRANSFER_REQUEST_TTL,
+    iso, iso_us, parse_ts, cu_json, month_start, next_month_start, full_name,
 )
 
 ORG_ID_REQUIRED = "org_id is required, you can find it on your organization settings page"
@@ -30,11 +30,12 @@ CONSUMPTION_EARLIEST = 1709251200  # 2024-03-01T00:00:00Z
 
 
 class Auth:
-    __slots__ = ("kind", "org_id", "token", "info")
+    __slots__ = ("kind", "org_id", "account", "token", "info")
 
     def __init__(self, info, token):
         self.kind = info["kind"]
         self.org_id = info.get("org_id")
+        self.account = info["account"]
         self.token = token
         self.info = info
 
@@ -135,9 +136,29 @@ def parse_time_field(value, field):
     return t
 
 
+def visible_org(state, auth, org_id):
+    """The organization if the key may act in it (state.sees_org), else None (callers answer 404)."""
+    return state.orgs[org_id] if state.sees_org(auth.info, org_id) else None
+
+
+def key_org(state, auth, org_id, default=None):
+    """The organization a request acts in: an org key's own (naming another → 404); for a personal key org_id,
+    else default, else 400 "org_id is required…"; an org of another account → 404."""
+    if auth.kind == "org":
+        org_id = auth.org_id if org_id is None else org_id
+    elif org_id is None:
+        org_id = default
+        if org_id is None:
+            raise err(400, ORG_ID_REQUIRED)
+    org = visible_org(state, auth, org_id)
+    if org is None:
+        raise err(404, "organization not found")
+    return org
+
+
 def get_project(state, auth, pid):
     p = state.projects.get(pid)
-    if p is None or (auth.kind == "org" and p.org_id != auth.org_id):
+    if p is None or not state.sees_org(auth.info, p.org_id):
         raise err(404, "project not found")
     return p
 
@@ -292,27 +313,28 @@ def parse_endpoint_options(state, p, opts, now):
 # ================================================================================================ auth / users
 
 def h_users_me(state, auth, pr, query, data):
-    lim_paid = state.orgs[PAID_ORG].limits
+    user = ACCOUNTS[auth.account]
+    lim = state.orgs[user["plan_org"]].limits
     return 200, {
         "active_seconds_limit": 0,
         "billing_account": {
-            "state": "active", "payment_source": {"type": ""}, "subscription_type": lim_paid["subscription_type"],
+            "state": "active", "payment_source": {"type": ""}, "subscription_type": lim["subscription_type"],
             "payment_method": "none", "quota_reset_at_last": iso(month_start(state.now())),
-            "name": "Emulator Agent", "email": USER_EMAIL, "address_city": "", "address_country": "",
+            "name": full_name(user), "email": user["email"], "address_city": "", "address_country": "",
             "address_line1": "", "address_line2": "", "address_postal_code": "", "address_state": "",
         },
-        "auth_accounts": [{"email": USER_EMAIL, "image": "", "login": "agent", "name": "Emulator",
+        "auth_accounts": [{"email": user["email"], "image": "", "login": user["login"], "name": user["name"],
                            "provider": "keycloak"}],
-        "email": USER_EMAIL,
-        "id": USER_ID,
+        "email": user["email"],
+        "id": user["user_id"],
         "image": "",
-        "login": "agent",
-        "name": "Emulator",
-        "last_name": "Agent",
-        "projects_limit": lim_paid["projects"],
-        "branches_limit": lim_paid["branches"],
-        "max_autoscaling_limit": cu_json(lim_paid["max_cu"]),
-        "plan": lim_paid["plan"],
+        "login": user["login"],
+        "name": user["name"],
+        "last_name": user["last_name"],
+        "projects_limit": lim["projects"],
+        "branches_limit": lim["branches"],
+        "max_autoscaling_limit": cu_json(lim["max_cu"]),
+        "plan": lim["plan"],
     }
 
 
@@ -323,13 +345,13 @@ def org_json(state, org):
 
 
 def h_users_me_orgs(state, auth, pr, query, data):
-    orgs = [state.orgs[auth.org_id]] if auth.kind == "org" else list(state.orgs.values())
+    orgs = [o for o in state.orgs.values() if state.sees_org(auth.info, o.id)]
     return 200, {"organizations": [org_json(state, o) for o in orgs]}
 
 
 def h_org_get(state, auth, pr, query, data):
-    org = state.orgs.get(pr["org_id"])
-    if org is None or (auth.kind == "org" and auth.org_id != org.id):
+    org = visible_org(state, auth, pr["org_id"])
+    if org is None:
         raise err(404, "organization not found")
     return 200, org_json(state, org)
 
@@ -337,12 +359,12 @@ def h_org_get(state, auth, pr, query, data):
 def h_auth(state, auth, pr, query, data):
     if auth.kind == "org":
         return 200, {"account_id": auth.org_id, "auth_method": "api_key_org"}
-    return 200, {"account_id": USER_ID, "auth_method": "api_key_user"}
+    return 200, {"account_id": ACCOUNTS[auth.account]["user_id"], "auth_method": "api_key_user"}
 
 
 def h_regions(state, auth, pr, query, data):
     org_id = q1(query, "org_id")
-    if org_id is not None and (org_id not in state.orgs or (auth.kind == "org" and auth.org_id != org_id)):
+    if org_id is not None and visible_org(state, auth, org_id) is None:
         raise err(404, "organization not found")
     return 200, {"regions": [{"region_id": r[0], "name": r[1], "default": r[2], "geo_lat": r[3],
                               "geo_long": r[4]} for r in REGIONS]}
@@ -355,14 +377,20 @@ def _require_personal(auth, what):
         raise err(403, "%s requires a personal API key" % what)
 
 
+def _own_personal_key(auth, k):
+    """Whether k is a live personal key of the caller's account (the only ones /api_keys lists or revokes)."""
+    return k["kind"] == "personal" and k["account"] == auth.account and not k.get("revoked")
+
+
 def h_api_keys_list(state, auth, pr, query, data):
     _require_personal(auth, "managing personal API keys")
+    user = ACCOUNTS[auth.account]
     out = []
     for tok, k in sorted(state.keys.items(), key=lambda kv: -kv[1]["id"]):
-        if k["kind"] != "personal" or k.get("revoked"):
+        if not _own_personal_key(auth, k):
             continue
         out.append({"id": k["id"], "name": k["name"], "created_at": iso(k["created_at"]),
-                    "created_by": {"id": USER_ID, "name": "Emulator Agent", "image": ""},
+                    "created_by": {"id": user["user_id"], "name": full_name(user), "image": ""},
                     "last_used_at": iso(k["last_used_at"]) if k.get("last_used_at") else None,
                     "last_used_from_addr": "127.0.0.1" if k.get("last_used_at") else ""})
     return 200, out
@@ -378,18 +406,20 @@ def h_api_keys_create(state, auth, pr, query, data):
     state.next_key_id += 1
     tok = "".join(state.rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(64))
     now = state.now()
-    state.keys[tok] = {"kind": "personal", "org_id": None, "id": state.next_key_id, "name": name,
-                       "created_at": now, "last_used_at": None}
-    return 200, {"id": state.next_key_id, "key": tok, "name": name, "created_at": iso(now), "created_by": USER_ID}
+    state.keys[tok] = {"kind": "personal", "org_id": None, "account": auth.account, "id": state.next_key_id,
+                       "name": name, "created_at": now, "last_used_at": None}
+    return 200, {"id": state.next_key_id, "key": tok, "name": name, "created_at": iso(now),
+                 "created_by": ACCOUNTS[auth.account]["user_id"]}
 
 
 def h_api_keys_revoke(state, auth, pr, query, data):
     _require_personal(auth, "revoking personal API keys")
     kid = pr["key_id"]
     for tok, k in state.keys.items():
-        if k["id"] == kid and k["kind"] == "personal" and not k.get("revoked"):
+        if k["id"] == kid and _own_personal_key(auth, k):
             k["revoked"] = True
-            return 200, {"id": kid, "name": k["name"], "created_at": iso(k["created_at"]), "created_by": USER_ID,
+            return 200, {"id": kid, "name": k["name"], "created_at": iso(k["created_at"]),
+                         "created_by": ACCOUNTS[auth.account]["user_id"],
                          "last_used_at": iso(k["last_used_at"]) if k.get("last_used_at") else None,
                          "last_used_from_addr": "127.0.0.1" if k.get("last_used_at") else "", "revoked": True}
     raise err(404, "API key not found")
@@ -397,20 +427,11 @@ def h_api_keys_revoke(state, auth, pr, query, data):
 
 # ================================================================================================ projects
 
-def _list_org(state, auth, query, required_msg=ORG_ID_REQUIRED):
+def _list_org(state, auth, query):
     org_id = q1(query, "org_id")
     if org_id is not None and not ID_RE.match(org_id):
         raise err(400, "invalid request: decode params: query: org_id: string does not match the pattern")
-    if auth.kind == "org":
-        if org_id is not None and org_id != auth.org_id:
-            raise err(404, "organization not found")
-        return state.orgs[auth.org_id]
-    if org_id is None:
-        raise err(400, required_msg)
-    org = state.orgs.get(org_id)
-    if org is None:
-        raise err(404, "organization not found")
-    return org
+    return key_org(state, auth, org_id)
 
 
 def h_projects_list(state, auth, pr, query, data):
@@ -442,7 +463,7 @@ def h_projects_list(state, auth, pr, query, data):
     if items:
         out["pagination"] = {"cursor": items[-1].id}
     out["applications"] = {}
-    out["integrations"] = {}
+    out["integrations"] = {p.id: [p.integration] for p in items if p.integration}
     return 200, out
 
 
@@ -475,17 +496,7 @@ def h_project_create(state, auth, pr, query, data):
     if not isinstance(data, dict) or "project" not in data:
         raise err(400, "invalid request: decode application/json: invalid: project (field required)")
     pj = body_obj(data, "project")
-    org_id = want_type(pj, "org_id", (str,), "string")
-    if auth.kind == "org":
-        if org_id is not None and org_id != auth.org_id:
-            raise err(404, "organization not found")
-        org = state.orgs[auth.org_id]
-    else:
-        if org_id is None:
-            raise err(400, ORG_ID_REQUIRED)
-        org = state.orgs.get(org_id)
-        if org is None:
-            raise err(404, "organization not found")
+    org = key_org(state, auth, want_type(pj, "org_id", (str,), "string"))
     lim = org.limits
     name = want_name(pj, "name")
     region_id = want_type(pj, "region_id", (str,), "string") or "aws-us-east-2"
@@ -1483,9 +1494,11 @@ def h_finalize_restore(state, auth, pr, query, data):
 # ================================================================================================ transfers
 
 def h_transfer(state, auth, pr, query, data):
+    """Org-to-org move within our account.  Checks in order: 403 key kind, 404 / 400 orgs, ids and body,
+    423 running operations, 422 integrations, 406 destination limits; any refusal moves nothing."""
     if auth.kind != "personal":
         raise err(403, "transferring projects between organizations requires a personal API key")
-    src = state.orgs.get(pr["source_org_id"])
+    src = visible_org(state, auth, pr["source_org_id"])
     if src is None:
         raise err(404, "organization %s not found" % pr["source_org_id"])
     if not isinstance(data, dict):
@@ -1499,7 +1512,7 @@ def h_transfer(state, auth, pr, query, data):
     if not 1 <= len(ids) <= 400:
         raise err(400, "invalid request: decode application/json: invalid: project_ids "
                        "(must contain between 1 and 400 items, got %d)" % len(ids))
-    dest = state.orgs.get(dest_id)
+    dest = visible_org(state, auth, dest_id)
     if dest is None:
         raise err(404, "organization %s not found" % dest_id)
     if dest.id == src.id:
@@ -1511,6 +1524,12 @@ def h_transfer(state, auth, pr, query, data):
         if p is None or p.org_id != src.id:
             raise err(404, "project %s not found in organization %s" % (pid, src.id))
         projects.append(p)
+    for p in projects:
+        state.check_lock(p)
+    integrated = [{"id": p.id, "integration": p.integration} for p in projects if p.integration]
+    if integrated:
+        raise ApiError(422, "projects with GitHub or Vercel integrations cannot be transferred",
+                       body={"projects": integrated})
     lim = dest.limits
     failed = []
     if dest.count() + len(projects) > lim["projects"]:
@@ -1531,6 +1550,57 @@ def h_transfer(state, auth, pr, query, data):
     for p in projects:
         state.move_project(p, dest.id)
     return 200, {}
+
+
+# ------------------------------------------------------------------------------------------------ claim links
+
+def optional_body(data):
+    """A request body that may be absent (then {}) but, when sent, must be a JSON object."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise err(400, "invalid request: decode application/json: object expected")
+    return data
+
+
+def plan_error(code, message):
+    """406 AcceptProjectTransferRequestSatisfiesPlanError: {"reasons": [{code, message}]}."""
+    return ApiError(406, message, code, body={"reasons": [{"code": code, "message": message}]})
+
+
+def h_transfer_request_create(state, auth, pr, query, data):
+    """A claim link for a project of ours; its id lets another account accept it."""
+    p = get_project(state, auth, pr["project_id"])
+    ttl = want_type(optional_body(data), "ttl_seconds", (int,), "integer")
+    if ttl is not None and not 60 <= ttl <= 2592000:
+        raise err(400, "ttl_seconds must be between 60 and 2592000")
+    tr = state.new_transfer_request(p, TRANSFER_REQUEST_TTL if ttl is None else ttl)
+    return 201, tr.json()
+
+
+def h_transfer_request_accept(state, auth, pr, query, data):
+    """Another account claims the project.  The request id is the capability: the project need not be visible
+    to the key.  Checks in order: 404 request, 409 already accepted, 403 own account, 406 expired,
+    404 / 400 destination org, 406 destination full; then the project moves (204)."""
+    org_id = want_type(optional_body(data), "org_id", (str,), "string")
+    tr = state.transfer_requests.get(pr["request_id"])
+    p = state.projects.get(pr["project_id"])
+    if tr is None or tr.project_id != pr["project_id"] or p is None:
+        raise err(404, "transfer request %s not found for project %s" % (pr["request_id"], pr["project_id"]))
+    if tr.accepted:
+        raise err(409, "transfer request %s was already accepted" % tr.id, "TRANSFER_REQUEST_ALREADY_USED")
+    if state.orgs[p.org_id].account == auth.account:
+        raise err(403, "project %s already belongs to this account; the receiving account accepts a transfer "
+                       "request" % p.id)
+    if state.now() >= tr.expires_at:
+        raise plan_error("TRANSFER_REQUEST_EXPIRED", "transfer request expired at %s" % iso(tr.expires_at))
+    dest = key_org(state, auth, org_id, ACCOUNTS[auth.account]["home_org"])
+    if dest.count() >= dest.limits["projects"]:
+        raise plan_error("PROJECTS_LIMIT_EXCEEDED", "organization projects limit of %d exceeded"
+                         % dest.limits["projects"])
+    tr.accepted = True
+    state.move_project(p, dest.id)
+    return 204, None
 
 
 # ================================================================================================ consumption
@@ -1557,8 +1627,8 @@ def h_consumption_v2(state, auth, pr, query, data):
         if not q1(query, name):
             raise err(400, "invalid request: decode params: query: %s: field required" % name)
     org_id = q1(query, "org_id")
-    org = state.orgs.get(org_id)
-    if org is None or (auth.kind == "org" and auth.org_id != org_id):
+    org = visible_org(state, auth, org_id)
+    if org is None:
         raise err(404, "organization %s not found" % org_id)
     gran = q1(query, "granularity")
     if gran not in ("hourly", "daily", "monthly"):
@@ -1683,6 +1753,8 @@ ROUTES = [
     ("PATCH", "/projects/{project_id}", h_project_patch),
     ("DELETE", "/projects/{project_id}", h_project_delete),
     ("GET", "/projects/{project_id}/connection_uri", h_connection_uri),
+    ("POST", "/projects/{project_id}/transfer_requests", h_transfer_request_create),
+    ("PUT", "/projects/{project_id}/transfer_requests/{request_id}", h_transfer_request_accept),
     ("GET", "/projects/{project_id}/operations", h_operations_list),
     ("GET", "/projects/{project_id}/operations/{operation_id}", h_operation_get),
     ("POST", "/projects/{project_id}/branches", h_branch_create),
@@ -1729,7 +1801,7 @@ for _m, _tpl, _h in ROUTES:
 for _v in _INDEX.values():
     _v.sort(key=lambda e: -sum(1 for s in e[0] if not s.startswith("{")))
 
-ID_PARAMS = {"project_id", "branch_id", "endpoint_id", "snapshot_id", "org_id", "source_org_id"}
+ID_PARAMS = {"project_id", "branch_id", "endpoint_id", "snapshot_id", "org_id", "source_org_id", "request_id"}
 
 
 def _match(method, path):

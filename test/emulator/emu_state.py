@@ -13,6 +13,8 @@ Interface used by the transport half (emu_http.py / neon_emulator.py):
     state.add_usage(project_id, add) -> (status, body)   # /_emulator/usage
     state.bulk_create_projects(org_id, n, name_prefix="bench-") -> list[str]   # fast fixture for benchmarks
     state.set_org_limit(org_id, name, value)    # change a plan limit (e.g. "projects") of one organization
+    state.control(method, path, query, body) -> (status, body) | None   # domain calls under /_emulator/
+                                                # (/integration, /expire_transfer_request; None: not ours)
     state.operation_outcomes = state.outcome_rules([{"action": "create_timeline", "status": "failed"}])
                                                 # operations created from now on that match end badly
                                                 # (config "operation_outcomes"; kept by reset())
@@ -43,6 +45,23 @@ PERSONAL_KEY = "emulator-personal-key"
 ACCOUNT_ID = "emulator-account"
 USER_ID = "5d3a6c0e-8f1b-4c2a-9e7d-3b1f2a4c6d8e"
 USER_EMAIL = "agent@emulator.invalid"
+# an end user's own Neon account (the receiver of claimed projects): one paid org and a personal key
+USER_KEY = "emulator-user-key"
+END_USER_ORG = "org-end-user"
+END_USER_ACCOUNT = "emulator-end-user-account"
+END_USER_ID = "9b2e4f61-7c3d-4a85-b1e0-6d5c8a2f4e17"
+
+# The Neon accounts.  Keys see only their own account's orgs, and each account has its own rate limits.
+# plan_org: whose plan /users/me reports; home_org: where a claimed project lands when the accepting key names
+# no org_id (None: org_id is required, as for every call of a personal key of ours).
+ACCOUNTS = {
+    ACCOUNT_ID: {"user_id": USER_ID, "email": USER_EMAIL, "login": "agent", "name": "Emulator",
+                 "last_name": "Agent", "plan_org": PAID_ORG, "home_org": None},
+    END_USER_ACCOUNT: {"user_id": END_USER_ID, "email": "end-user@emulator.invalid", "login": "enduser",
+                       "name": "End", "last_name": "User", "plan_org": END_USER_ORG, "home_org": END_USER_ORG},
+}
+INTEGRATIONS = ("github", "vercel")       # what /_emulator/integration may install (they block org transfers)
+TRANSFER_REQUEST_TTL = 86400              # default validity of a transfer request (spec)
 
 # Plan limits per organization.  "projects" is configurable with set_org_limit().
 PLAN_LIMITS = {
@@ -183,6 +202,11 @@ def next_month_start(t):
     return calendar.timegm((y, m, 1, 0, 0, 0, 0, 0, 0))
 
 
+def full_name(user):
+    """An account's user (ACCOUNTS entry) as Neon names it in owner and created_by fields."""
+    return "%s %s" % (user["name"], user["last_name"])
+
+
 def cu_json(v):
     """Compute units: integers print as integers (Neon prints 2, 0.25)."""
     return int(v) if float(v) == int(v) else float(v)
@@ -196,13 +220,14 @@ def proxy_host_for(region_id):
 # ------------------------------------------------------------------------------------------------ objects
 
 class Org:
-    __slots__ = ("id", "name", "handle", "kind", "limits", "created_at", "ix_seq", "ix_pid", "members")
+    __slots__ = ("id", "name", "handle", "kind", "account", "limits", "created_at", "ix_seq", "ix_pid", "members")
 
-    def __init__(self, oid, name, kind, created_at):
+    def __init__(self, oid, name, kind, created_at, account=ACCOUNT_ID):
         self.id = oid
         self.name = name
         self.handle = oid
         self.kind = kind
+        self.account = account
         self.limits = dict(PLAN_LIMITS[kind])
         self.created_at = created_at
         self.ix_seq = []      # creation sequence numbers of the org's live projects, ascending
@@ -229,9 +254,10 @@ class Project:
                  "provisioner", "branches", "endpoints", "snapshots", "operations", "busy_until",
                  "active_time_seconds", "compute_time_seconds", "written_data_bytes", "data_transfer_bytes",
                  "data_storage_bytes_hour", "compute_last_active_at", "quota_suspended", "usage_events",
-                 "default_branch_id", "period_start", "deleted_branches", "deleted_endpoints")
+                 "default_branch_id", "period_start", "deleted_branches", "deleted_endpoints", "integration")
 
     def __init__(self):
+        self.integration = None   # "github" | "vercel" (set through /_emulator/integration)
         self.branches = {}
         self.endpoints = {}
         self.snapshots = {}
@@ -373,10 +399,20 @@ class Snapshot:
                  "full_size")
 
 
+class TransferRequest:
+    """A claim link for a project (POST /projects/{id}/transfer_requests); accepted at most once."""
+    __slots__ = ("id", "project_id", "created_at", "expires_at", "accepted")
+
+    def json(self):
+        return {"id": self.id, "project_id": self.project_id, "created_at": iso(self.created_at),
+                "expires_at": iso(self.expires_at)}
+
+
 # ------------------------------------------------------------------------------------------------ state
 
 class NeonState:
-    """The whole emulated Neon account: two organizations of an agent plan and one user admin of both."""
+    """The emulated Neon: our account (two organizations of an agent plan and one user admin of both) and an
+    end user's account (one paid organization) that can claim our projects."""
 
     def __init__(self, operation_ms: int = 1000, clock=None, seed=None):
         self.operation_ms = int(operation_ms)
@@ -392,14 +428,18 @@ class NeonState:
         self.orgs = {
             FREE_ORG: Org(FREE_ORG, "Agent Free", "free", now),
             PAID_ORG: Org(PAID_ORG, "Agent Paid", "paid", now),
+            END_USER_ORG: Org(END_USER_ORG, "End User", "paid", now, END_USER_ACCOUNT),
         }
-        # token -> dict(kind "org"|"personal", org_id, key_id, name, created_at, revoked)
+        # token -> dict(kind "org"|"personal", org_id, account, key_id, name, created_at, revoked)
         self.keys = {
             FREE_KEY: {"kind": "org", "org_id": FREE_ORG, "id": 1000001, "name": "emulator-free-org-key"},
             PAID_KEY: {"kind": "org", "org_id": PAID_ORG, "id": 1000002, "name": "emulator-paid-org-key"},
             PERSONAL_KEY: {"kind": "personal", "org_id": None, "id": 1000003, "name": "emulator-personal-key"},
+            USER_KEY: {"kind": "personal", "org_id": None, "id": 1000004, "name": "emulator-user-key",
+                       "account": END_USER_ACCOUNT},
         }
         for k in self.keys.values():
+            k.setdefault("account", ACCOUNT_ID)
             k["created_at"] = now
             k["last_used_at"] = None
         self.next_key_id = 1954900
@@ -408,6 +448,7 @@ class NeonState:
         self.next_seq = 1
         self.used_ids = set()     # branch / endpoint / snapshot ids
         self.next_db_id = 39724300
+        self.transfer_requests = {}   # id -> TransferRequest
 
     def set_org_limit(self, org_id, name, value):
         """Change one plan limit of an organization (e.g. set_org_limit("org-agent-free", "projects", 5))."""
@@ -440,8 +481,18 @@ class NeonState:
         return info
 
     def account_for(self, headers: dict) -> str | None:
-        """All keys of the emulator belong to one Neon account (rate limits are per account)."""
-        return ACCOUNT_ID if self.key_info(headers) is not None else None
+        """The Neon account of the request's key (rate limits are per account): ours for every key but the end
+        user's."""
+        info = self.key_info(headers)
+        return info["account"] if info is not None else None
+
+    def sees_org(self, info, org_id):
+        """Whether a key (key_info) may act in an organization: an org key in its own org only, a personal key
+        in every org of its account."""
+        if info["kind"] == "org":
+            return org_id == info["org_id"]
+        org = self.orgs.get(org_id)
+        return org is not None and org.account == info["account"]
 
     # -- ids -----------------------------------------------------------------------------------------------
     def _words(self):
@@ -469,6 +520,10 @@ class NeonState:
         self.next_db_id += 1
         return self.next_db_id
 
+    def new_uuid(self):
+        """A lowercase UUID v4 from the seeded generator (operation and transfer request ids)."""
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
     # -- operations ----------------------------------------------------------------------------------------
     @staticmethod
     def outcome_rules(specs):
@@ -490,7 +545,7 @@ class NeonState:
         ops = []
         for i, (action, bid, eid) in enumerate(specs):
             op = Operation()
-            op.id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            op.id = self.new_uuid()
             op.project_id = p.id
             op.branch_id = bid
             op.endpoint_id = eid
@@ -670,9 +725,61 @@ class NeonState:
         self.orgs[p.org_id].remove_project(p.seq)
 
     def move_project(self, p, dest_org_id):
+        """A transfer only changes the owning organization: quotas, endpoint settings, credentials stay."""
         self.orgs[p.org_id].remove_project(p.seq)
         p.org_id = dest_org_id
         self.orgs[dest_org_id].add_project(p.seq, p.id)
+
+    def new_transfer_request(self, p, ttl):
+        tr = TransferRequest()
+        tr.id = self.new_uuid()
+        tr.project_id = p.id
+        tr.created_at = self.now()
+        tr.expires_at = tr.created_at + ttl
+        tr.accepted = False
+        self.transfer_requests[tr.id] = tr
+        return tr
+
+    # -- control calls (/_emulator/..., reached through the transport's state.control hook) ----------------
+    def control(self, method, path, query, body):
+        """POST /_emulator/integration and /_emulator/expire_transfer_request (README "Control API");
+        None for any other path (the transport answers 404)."""
+        handler = {"/integration": self._ctl_integration,
+                   "/expire_transfer_request": self._ctl_expire_transfer_request}.get(path)
+        if handler is None:
+            return None
+        if method != "POST":
+            return 405, {"code": "", "message": "use POST"}
+        try:
+            req = json.loads(body) if body and body.strip() else {}
+        except ValueError as e:
+            return 400, {"code": "", "message": "invalid JSON body: %s" % e}
+        if not isinstance(req, dict):
+            return 400, {"code": "", "message": "body must be a JSON object"}
+        return handler(req)
+
+    def _ctl_integration(self, req):
+        """{"project_id": ..., "integration": "github" | "vercel" | null}: install (or remove) an integration,
+        which makes org-to-org transfers of the project answer 422."""
+        if "integration" not in req or req["integration"] not in INTEGRATIONS + (None,):
+            return 400, {"code": "", "message": "integration must be one of %s or null" % ", ".join(INTEGRATIONS)}
+        if not isinstance(req.get("project_id"), str):
+            return 400, {"code": "", "message": "project_id (a string) is required"}
+        p = self.projects.get(req["project_id"])
+        if p is None:
+            return 404, {"code": "", "message": "project %s not found" % req["project_id"]}
+        p.integration = req["integration"]
+        return 200, {"project_id": p.id, "integration": p.integration}
+
+    def _ctl_expire_transfer_request(self, req):
+        """{"request_id": ...}: the transfer request expires now (tests cannot wait out its ttl)."""
+        if not isinstance(req.get("request_id"), str):
+            return 400, {"code": "", "message": "request_id (a string) is required"}
+        tr = self.transfer_requests.get(req["request_id"])
+        if tr is None:
+            return 404, {"code": "", "message": "transfer request %s not found" % req["request_id"]}
+        tr.expires_at = min(tr.expires_at, self.now())
+        return 200, tr.json()
 
     # -- bulk fixture (benchmarks) -------------------------------------------------------------------------
     def bulk_create_projects(self, org_id, n, name_prefix="bench-"):
@@ -834,9 +941,10 @@ class NeonState:
         else:
             d["consumption_period_start"] = SENTINEL_TIME
             d["consumption_period_end"] = SENTINEL_TIME
-        d["owner_id"] = USER_ID
+        owner = ACCOUNTS[org.account]
+        d["owner_id"] = owner["user_id"]
         if variant == "get":
-            d["owner"] = {"email": USER_EMAIL, "name": "Emulator Agent", "branches_limit": org.limits["branches"],
+            d["owner"] = {"email": owner["email"], "name": full_name(owner), "branches_limit": org.limits["branches"],
                           "subscription_type": org.limits["subscription_type"]}
         if p.compute_last_active_at is not None:
             d["compute_last_active_at"] = iso(p.compute_last_active_at)
@@ -866,7 +974,7 @@ class NeonState:
             "updated_at": iso(p.updated_at),
             "synthetic_storage_size": self.synthetic_storage_size(p),
             "quota_reset_at": iso(next_month_start(self.now())),
-            "owner_id": USER_ID,
+            "owner_id": ACCOUNTS[org.account]["user_id"],
         }
         if p.compute_last_active_at is not None:
             d["compute_last_active_at"] = iso(p.compute_last_active_at)

@@ -2,7 +2,7 @@
 
 Stable API (used by the transport tests and the domain tests):
 
-    from emu_testlib import EmulatorProcess, FREE_KEY, PAID_KEY, PERSONAL_KEY
+    from emu_testlib import EmulatorProcess, FREE_KEY, PAID_KEY, PERSONAL_KEY, USER_KEY
 
     with EmulatorProcess(operation_ms=50, rate_limit_rpm=0) as emu:
         emu.url        # "http://127.0.0.1:PORT"
@@ -47,8 +47,10 @@ EMULATOR = os.path.join(HERE, "neon_emulator.py")
 FREE_KEY = "emulator-free-org-key"
 PAID_KEY = "emulator-paid-org-key"
 PERSONAL_KEY = "emulator-personal-key"
+USER_KEY = "emulator-user-key"          # personal key of the end user's own account (claims our projects)
 FREE_ORG = "org-agent-free"
 PAID_ORG = "org-agent-paid"
+END_USER_ORG = "org-end-user"
 
 
 def _encode_query(query):

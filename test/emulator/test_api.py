@@ -1,6 +1,7 @@
-"""Domain tests of the Neon API emulator: keys, 423, plan limits, quotas, transfers, pagination, snapshots,
-restores, consumption.  Most tests call emu_routes.dispatch() in-process with a fake clock (fast); a few at the
-end go over HTTP through emu_testlib when the transport half is present."""
+"""Domain tests of the Neon API emulator: keys, 423, plan limits, quotas, transfers, claim links (transfer
+requests) and the end user's account, pagination, snapshots, restores, consumption.  Most tests call
+emu_routes.dispatch() in-process with a fake clock (fast); a few at the end go over HTTP through emu_testlib
+when the transport half is present."""
 
 import json
 import os
@@ -13,7 +14,7 @@ sys.path.insert(0, HERE)
 
 import emu_routes  # noqa: E402
 import emu_state   # noqa: E402
-from emu_state import FREE_KEY, PAID_KEY, PERSONAL_KEY, FREE_ORG, PAID_ORG  # noqa: E402
+from emu_state import FREE_KEY, PAID_KEY, PERSONAL_KEY, USER_KEY, FREE_ORG, PAID_ORG, END_USER_ORG  # noqa: E402
 
 OP_MS = 1000
 
@@ -59,6 +60,10 @@ class Base(unittest.TestCase):
         if settle:
             self.settle()
         return out
+
+    def control(self, path, body):
+        """A domain control call (/_emulator/<path>) as the transport passes it: raw JSON body."""
+        return self.s.control("POST", path, {}, json.dumps(body).encode())
 
     def assert_error(self, st_out, status, code=None, msg=None):
         st, out = st_out
@@ -535,11 +540,211 @@ class TestTransfers(Base):
         ep = self.ok("GET", "/projects/%s/endpoints" % pid, PAID_KEY)["endpoints"][0]["id"]
         self.ok("PATCH", "/projects/%s/endpoints/%s" % (pid, ep), PAID_KEY,
                 body={"endpoint": {"autoscaling_limit_max_cu": 2}})
+        self.settle()                                             # the PATCH's apply_config would answer 423
         st, out = self.call("POST", url, PERSONAL_KEY, body={"destination_org_id": FREE_ORG, "project_ids": [pid]})
         self.assertEqual((st, [x["name"] for x in out["limits"]]), (406, ["projects_count"]))
         self.s.set_org_limit(FREE_ORG, "projects", 10)
         self.ok("POST", url, PERSONAL_KEY, body={"destination_org_id": FREE_ORG, "project_ids": [pid]})
         self.ok("GET", "/projects/" + pid, FREE_KEY)
+
+    def test_running_operations_lock_a_transfer(self):
+        ready = self.project()["project"]["id"]
+        busy = self.project(settle=False)["project"]["id"]
+        url = "/organizations/%s/projects/transfer" % FREE_ORG
+        body = {"destination_org_id": PAID_ORG, "project_ids": [ready, busy]}
+        self.assert_error(self.call("POST", url, PERSONAL_KEY, body=body), 423,
+                          msg="project already has running operations")
+        self.assertEqual(self.ok("GET", "/projects/" + ready, FREE_KEY)["project"]["org_id"], FREE_ORG)
+        # checks before the lock still win: an unknown id is a 404 even while operations run
+        self.assert_error(self.call("POST", url, PERSONAL_KEY, body={"destination_org_id": PAID_ORG,
+                                                                      "project_ids": [busy, "nope-nope-1"]}), 404)
+        self.settle()
+        self.ok("POST", url, PERSONAL_KEY, body=body)
+        self.assertEqual(len(self.ok("GET", "/projects", PAID_KEY)["projects"]), 2)
+
+    def test_integrations_block_a_transfer(self):
+        a, b, c = (self.project()["project"]["id"] for _ in range(3))
+        self.assertEqual(self.control("/integration", {"project_id": a, "integration": "github"}),
+                         (200, {"project_id": a, "integration": "github"}))
+        self.assertEqual(self.control("/integration", {"project_id": c, "integration": "vercel"})[0], 200)
+        self.assertEqual(self.control("/integration", {"project_id": "nope-nope-1", "integration": "github"})[0], 404)
+        for bad in ({"project_id": a, "integration": "datadog"}, {"project_id": a}, {"integration": "github"},
+                    {"project_id": [a], "integration": "github"}, ["x"]):
+            self.assertEqual(self.control("/integration", bad)[0], 400, bad)
+        self.assertEqual(self.s.control("GET", "/integration", {}, b"")[0], 405)
+        self.assertIsNone(self.s.control("POST", "/no_such_call", {}, b"{}"))
+        self.assertEqual(self.ok("GET", "/projects", FREE_KEY)["integrations"], {a: ["github"], c: ["vercel"]})
+        url = "/organizations/%s/projects/transfer" % FREE_ORG
+        body = {"destination_org_id": PAID_ORG, "project_ids": [a, b, c]}
+        st, out = self.call("POST", url, PERSONAL_KEY, body=body)
+        self.assertEqual((st, out), (422, {"projects": [{"id": a, "integration": "github"},
+                                                        {"id": c, "integration": "vercel"}]}))
+        self.assertEqual(len(self.ok("GET", "/projects", FREE_KEY)["projects"]), 3)      # nothing moved
+        # 423 comes before 422, and 422 before the destination's limits (406)
+        self.ok("POST", "/projects/%s/branches" % a, FREE_KEY, body={}, status=201)
+        self.assertEqual(self.call("POST", url, PERSONAL_KEY, body=body)[0], 423)
+        self.settle()
+        self.s.set_org_limit(PAID_ORG, "projects", 0)
+        self.assertEqual(self.call("POST", url, PERSONAL_KEY, body=body)[0], 422)
+        self.s.set_org_limit(PAID_ORG, "projects", 10)
+        for pid in (a, c):
+            self.control("/integration", {"project_id": pid, "integration": None})
+        self.ok("POST", url, PERSONAL_KEY, body=body)
+        self.assertEqual(self.ok("GET", "/projects", PAID_KEY)["integrations"], {})
+
+    def test_transfers_keep_endpoint_settings_and_quotas(self):
+        quota = {"active_time_seconds": 3600, "data_transfer_bytes": 10 ** 9}
+        des = {"autoscaling_limit_min_cu": 0.5, "autoscaling_limit_max_cu": 2, "suspend_timeout_seconds": 60}
+        pid = self.project(PAID_KEY, settings={"quota": quota}, default_endpoint_settings=des)["project"]["id"]
+
+        def kept(key):
+            p = self.ok("GET", "/projects/" + pid, key)["project"]
+            ep = self.ok("GET", "/projects/%s/endpoints" % pid, key)["endpoints"][0]
+            return (p["settings"]["quota"], p["default_endpoint_settings"],
+                    {k: ep[k] for k in ("autoscaling_limit_min_cu", "autoscaling_limit_max_cu",
+                                        "suspend_timeout_seconds")})
+
+        before = kept(PAID_KEY)
+        self.assertEqual(before, (quota, des, des))
+        # to the free org: a 60 s autosuspend is below the free minimum (300 s) and is kept all the same
+        self.ok("POST", "/organizations/%s/projects/transfer" % PAID_ORG, PERSONAL_KEY,
+                body={"destination_org_id": FREE_ORG, "project_ids": [pid]})
+        self.assertEqual(kept(FREE_KEY), before)
+        self.ok("POST", "/organizations/%s/projects/transfer" % FREE_ORG, PERSONAL_KEY,
+                body={"destination_org_id": PAID_ORG, "project_ids": [pid]})
+        self.assertEqual(kept(PAID_KEY), before)
+        tr = self.ok("POST", "/projects/%s/transfer_requests" % pid, PAID_KEY, status=201)
+        self.ok("PUT", "/projects/%s/transfer_requests/%s" % (pid, tr["id"]), USER_KEY, status=204)
+        self.assertEqual(kept(USER_KEY), before)
+
+
+class TestEndUserAccount(Base):
+    def test_user_key_is_another_account(self):
+        ours = self.project()["project"]["id"]
+        headers = {k: {"authorization": "Bearer " + k} for k in (FREE_KEY, PERSONAL_KEY, USER_KEY)}
+        self.assertEqual(self.s.account_for(headers[FREE_KEY]), self.s.account_for(headers[PERSONAL_KEY]))
+        self.assertNotEqual(self.s.account_for(headers[USER_KEY]), self.s.account_for(headers[PERSONAL_KEY]))
+        self.assertIsNotNone(self.s.account_for(headers[USER_KEY]))
+        orgs = self.ok("GET", "/users/me/organizations", USER_KEY)["organizations"]
+        self.assertEqual([(o["id"], o["name"], o["plan"]) for o in orgs], [(END_USER_ORG, "End User", "scale_v3")])
+        self.assertEqual([o["id"] for o in self.ok("GET", "/users/me/organizations", PERSONAL_KEY)["organizations"]],
+                         [FREE_ORG, PAID_ORG])
+        me, them = self.ok("GET", "/users/me", PERSONAL_KEY), self.ok("GET", "/users/me", USER_KEY)
+        self.assertNotEqual(me["id"], them["id"])
+        self.assertEqual(self.ok("GET", "/auth", USER_KEY), {"account_id": them["id"], "auth_method": "api_key_user"})
+        # nothing of ours is visible to the user key, and nothing of theirs to our keys
+        self.assert_error(self.call("GET", "/projects/" + ours, USER_KEY), 404)
+        self.assert_error(self.call("DELETE", "/projects/" + ours, USER_KEY), 404)
+        self.assert_error(self.call("GET", "/projects", USER_KEY), 400, msg="org_id is required")
+        self.assert_error(self.call("GET", "/projects", USER_KEY, query={"org_id": FREE_ORG}), 404)
+        self.assert_error(self.call("GET", "/organizations/" + FREE_ORG, USER_KEY), 404)
+        theirs = self.project(USER_KEY, org_id=END_USER_ORG)["project"]
+        self.assertEqual(theirs["owner_id"], them["id"])
+        self.assertEqual([p["id"] for p in self.ok("GET", "/projects", USER_KEY, query={"org_id": END_USER_ORG})
+                          ["projects"]], [theirs["id"]])
+        self.assert_error(self.call("GET", "/projects/" + theirs["id"], PERSONAL_KEY), 404)
+        self.assert_error(self.call("GET", "/projects", PERSONAL_KEY, query={"org_id": END_USER_ORG}), 404)
+        self.assert_error(self.call("POST", "/projects", PERSONAL_KEY, body={"project": {"org_id": END_USER_ORG}}),
+                          404)
+        # org-to-org transfers stay within one account
+        self.assert_error(self.call("POST", "/organizations/%s/projects/transfer" % FREE_ORG, PERSONAL_KEY,
+                                    body={"destination_org_id": END_USER_ORG, "project_ids": [ours]}), 404)
+        self.assert_error(self.call("POST", "/organizations/%s/projects/transfer" % FREE_ORG, USER_KEY,
+                                    body={"destination_org_id": END_USER_ORG, "project_ids": [ours]}), 404)
+        # personal API keys are per account too
+        new = self.ok("POST", "/api_keys", USER_KEY, body={"key_name": "theirs"})
+        self.assertEqual({k["name"] for k in self.ok("GET", "/api_keys", USER_KEY)}, {"emulator-user-key", "theirs"})
+        self.assertNotIn("theirs", {k["name"] for k in self.ok("GET", "/api_keys", PERSONAL_KEY)})
+        self.assert_error(self.call("DELETE", "/api_keys/%d" % new["id"], PERSONAL_KEY), 404)
+        self.ok("GET", "/projects/" + theirs["id"], new["key"])
+
+
+class TestTransferRequests(Base):
+    def claim_url(self, pid, request_id):
+        return "/projects/%s/transfer_requests/%s" % (pid, request_id)
+
+    def test_claim_moves_the_project_to_the_end_user(self):
+        out = self.project()
+        pid, ep = out["project"]["id"], out["endpoints"][0]["id"]
+        ops_before = self.ok("GET", "/projects/%s/operations" % pid)["operations"]
+        tr = self.ok("POST", "/projects/%s/transfer_requests" % pid, FREE_KEY, status=201)
+        self.assertEqual(set(tr), {"id", "project_id", "created_at", "expires_at"})
+        self.assertRegex(tr["id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+        self.assertEqual(tr["project_id"], pid)
+        self.assertEqual(emu_state.parse_ts(tr["expires_at"]) - emu_state.parse_ts(tr["created_at"]), 86400)
+        self.assertEqual(self.ok("GET", "/projects/%s/operations" % pid)["operations"], ops_before)
+        self.assertEqual(self.call("PUT", self.claim_url(pid, tr["id"]), USER_KEY, body={}), (204, None))
+        # it left our account: every route of ours answers 404, the end user has it
+        for key in (FREE_KEY, PAID_KEY, PERSONAL_KEY):
+            self.assert_error(self.call("GET", "/projects/" + pid, key), 404, msg="project not found")
+            self.assert_error(self.call("GET", "/projects/%s/endpoints/%s" % (pid, ep), key), 404)
+            self.assert_error(self.call("POST", "/projects/%s/transfer_requests" % pid, key), 404)
+        self.assertEqual(self.ok("GET", "/projects", FREE_KEY)["projects"], [])
+        p = self.ok("GET", "/projects/" + pid, USER_KEY)["project"]
+        self.assertEqual((p["org_id"], p["owner_id"]), (END_USER_ORG, self.ok("GET", "/users/me", USER_KEY)["id"]))
+        self.assertEqual([x["id"] for x in self.ok("GET", "/projects", USER_KEY, query={"org_id": END_USER_ORG})
+                          ["projects"]], [pid])
+        self.assert_error(self.call("PUT", self.claim_url(pid, tr["id"]), USER_KEY), 409,
+                          code="TRANSFER_REQUEST_ALREADY_USED", msg="already accepted")
+
+    def test_create_access_and_ttl(self):
+        pid = self.project()["project"]["id"]
+        url = "/projects/%s/transfer_requests" % pid
+        tr = self.ok("POST", url, PERSONAL_KEY, body={"ttl_seconds": 60}, status=201)
+        self.assertEqual(tr["expires_at"], emu_state.iso(self.clock.t + 60))
+        self.ok("POST", url, FREE_KEY, body={"ttl_seconds": 2592000}, status=201)
+        self.assert_error(self.call("POST", url, PAID_KEY), 404)
+        self.assert_error(self.call("POST", url, USER_KEY), 404)
+        for bad in ({"ttl_seconds": 59}, {"ttl_seconds": 2592001}, {"ttl_seconds": "60"}, {"ttl_seconds": True},
+                    {"ttl_seconds": 60.5}, ["ttl_seconds"]):
+            self.assert_error(self.call("POST", url, FREE_KEY, body=bad), 400)
+
+    def test_accept_refusals(self):
+        pid = self.project()["project"]["id"]
+        other = self.project()["project"]["id"]
+        tr = self.ok("POST", "/projects/%s/transfer_requests" % pid, FREE_KEY, body={"ttl_seconds": 600},
+                     status=201)
+        url = self.claim_url(pid, tr["id"])
+        self.assert_error(self.call("PUT", self.claim_url(pid, "00000000-0000-4000-8000-000000000000"), USER_KEY),
+                          404)
+        self.assert_error(self.call("PUT", self.claim_url(other, tr["id"]), USER_KEY), 404)
+        self.assert_error(self.call("PUT", self.claim_url(pid, "Not_A_Request"), USER_KEY), 400)
+        self.assert_error(self.call("PUT", url, USER_KEY, body={"org_id": 5}), 400)
+        for key in (FREE_KEY, PERSONAL_KEY):                         # the project's own account cannot claim it
+            self.assert_error(self.call("PUT", url, key), 403)
+        self.assert_error(self.call("PUT", url, USER_KEY, body={"org_id": FREE_ORG}), 404)
+        self.s.set_org_limit(END_USER_ORG, "projects", 0)
+        st, out = self.call("PUT", url, USER_KEY)
+        self.assertEqual((st, [r["code"] for r in out["reasons"]]), (406, ["PROJECTS_LIMIT_EXCEEDED"]))
+        self.s.set_org_limit(END_USER_ORG, "projects", 10)
+        self.clock.advance(600)
+        st, out = self.call("PUT", url, USER_KEY)
+        self.assertEqual((st, out), (406, {"reasons": [{"code": "TRANSFER_REQUEST_EXPIRED",
+                                                        "message": "transfer request expired at %s"
+                                                                   % tr["expires_at"]}]}))
+        self.assertEqual(self.ok("GET", "/projects/" + pid)["project"]["org_id"], FREE_ORG)   # nothing moved
+        # a deleted project's request is gone with it
+        tr2 = self.ok("POST", "/projects/%s/transfer_requests" % other, FREE_KEY, status=201)
+        self.ok("DELETE", "/projects/" + other)
+        self.assert_error(self.call("PUT", self.claim_url(other, tr2["id"]), USER_KEY), 404)
+
+    def test_expire_control_call_and_explicit_org(self):
+        pid = self.project()["project"]["id"]
+        expired = self.ok("POST", "/projects/%s/transfer_requests" % pid, FREE_KEY, status=201)
+        st, out = self.control("/expire_transfer_request", {"request_id": expired["id"]})
+        self.assertEqual((st, out["expires_at"]), (200, emu_state.iso(self.clock.t)))
+        self.assertEqual(self.control("/expire_transfer_request", {"request_id": "nope"})[0], 404)
+        self.assertEqual(self.control("/expire_transfer_request", {"request_id": 5})[0], 400)
+        self.assertEqual(self.call("PUT", self.claim_url(pid, expired["id"]), USER_KEY)[0], 406)
+        tr = self.ok("POST", "/projects/%s/transfer_requests" % pid, FREE_KEY, status=201)
+        self.ok("PUT", self.claim_url(pid, tr["id"]), USER_KEY, body={"org_id": END_USER_ORG}, status=204)
+        self.assertEqual(self.ok("GET", "/projects/" + pid, USER_KEY)["project"]["org_id"], END_USER_ORG)
+        # the other way round: our personal key claims a project of the end user's into an org it names
+        back = self.ok("POST", "/projects/%s/transfer_requests" % pid, USER_KEY, status=201)
+        self.assert_error(self.call("PUT", self.claim_url(pid, back["id"]), PERSONAL_KEY), 400,
+                          msg="org_id is required")
+        self.ok("PUT", self.claim_url(pid, back["id"]), PERSONAL_KEY, body={"org_id": PAID_ORG}, status=204)
+        self.assertEqual(self.ok("GET", "/projects/" + pid, PAID_KEY)["project"]["org_id"], PAID_ORG)
 
 
 class TestPagination(Base):
@@ -811,6 +1016,39 @@ class TestOverHttp(unittest.TestCase):
             self.assertEqual(body["project"]["active_time_seconds"], 5)
             st, _, body = emu.request("GET", "/projects", key=None)
             self.assertEqual(st, 401)
+
+    def test_claims_integrations_and_user_account_over_http(self):
+        from emu_testlib import EmulatorProcess
+        with EmulatorProcess(operation_ms=50, rate_limit_rpm=0) as emu:
+            st, _, body = emu.request("POST", "/projects", key=FREE_KEY, body={"project": {}})
+            pid = body["project"]["id"]
+            emu.wait_operations(pid, key=FREE_KEY)
+            self.assertEqual(emu.control("POST", "/_emulator/integration",
+                                         {"project_id": pid, "integration": "vercel"}),
+                             (200, {"project_id": pid, "integration": "vercel"}))
+            st, _, body = emu.request("POST", "/organizations/%s/projects/transfer" % FREE_ORG, key=PERSONAL_KEY,
+                                      body={"destination_org_id": PAID_ORG, "project_ids": [pid]})
+            self.assertEqual((st, body), (422, {"projects": [{"id": pid, "integration": "vercel"}]}))
+            st, _, tr = emu.request("POST", "/projects/%s/transfer_requests" % pid, key=FREE_KEY, body={})
+            self.assertEqual(st, 201, tr)
+            st, body = emu.control("POST", "/_emulator/expire_transfer_request", {"request_id": tr["id"]})
+            self.assertEqual(st, 200, body)
+            claim = "/projects/%s/transfer_requests/%s" % (pid, tr["id"])
+            st, _, body = emu.request("PUT", claim, key=USER_KEY)
+            self.assertEqual((st, body["reasons"][0]["code"]), (406, "TRANSFER_REQUEST_EXPIRED"))
+            st, _, tr = emu.request("POST", "/projects/%s/transfer_requests" % pid, key=PERSONAL_KEY)
+            claim = "/projects/%s/transfer_requests/%s" % (pid, tr["id"])
+            st, headers, body = emu.request("PUT", claim, key=USER_KEY, body={})
+            self.assertEqual((st, body, "content-length" in headers), (204, None, False))
+            self.assertEqual(emu.request("GET", "/projects/" + pid, key=FREE_KEY)[0], 404)
+            self.assertEqual(emu.request("GET", "/projects/" + pid, key=USER_KEY)[0], 200)
+            log = [(e["method"], e["path"], e["status"]) for e in emu.requests()]
+            self.assertIn(("PUT", "/api/v2" + claim, 204), log)
+            # the end user's account has its own rate limits
+            emu.config(rate_limit_rpm=1, burst_rps=2)
+            statuses = [emu.request("GET", "/regions", key=FREE_KEY)[0] for _ in range(3)]
+            self.assertEqual(statuses, [200, 200, 429])
+            self.assertEqual(emu.request("GET", "/regions", key=USER_KEY)[0], 200)
 
     def test_operation_outcomes_over_http(self):
         from emu_testlib import EmulatorProcess

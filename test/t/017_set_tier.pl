@@ -1,8 +1,11 @@
 # 017_set_tier: tenants move to another tier. Upgrades from the free to the paid organization
 # share transfer calls (up to 400 projects each), then get the new tier's quotas with the paid
-# organization's key; a move within one organization needs no transfer; an organization key
-# configured as the personal key fails the transfer with a reason a person can act on and leaves
-# the tenant usable in its old tier; a downgrade to the free organization is refused for now.
+# organization's key, at 1 request per tenant plus 1 per 400 when compute settings stay; a move
+# within one organization needs no transfer; an organization key configured as the personal key
+# fails the transfer with a reason a person can act on and leaves the tenant usable in its old
+# tier. Downgrades to the free organization: one that fits goes through (endpoints shrunk before
+# the transfer), one whose fresh usage does not fit is refused by the worker, then by
+# neon_set_tier() with the list, and goes through with force.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -48,12 +51,12 @@ is($p->{project}{history_retention_seconds}, 604800, 'and the pro restore window
 is($node->safe_psql('postgres', "SELECT count(*) FROM neon_platform.api_calls WHERE path ~ '/projects/transfer' AND status = 200"),
 	$N, 'each job recorded the transfer that carried it');
 my $per_tenant = scalar(@$log) / $N;
-note sprintf('%d requests for %d upgrades: %.2f per tenant (%d transfers, %d project PATCHes, %d endpoint reads, %d operation reads)',
+note sprintf('%d requests for %d upgrades: %.3f per tenant (%d transfers, %d project PATCHes, %d endpoint reads, %d operation reads)',
 	scalar @$log, $N, $per_tenant, $transfers,
 	$emu->count_requests('PATCH', qr{^/api/v2/projects/[^/]+$}, log => $log),
 	$emu->count_requests('GET', qr{/endpoints$}, log => $log),
 	$emu->count_requests('GET', qr{/operations}, log => $log));
-cmp_ok($per_tenant, '<=', 3.01, 'at most 3 requests per upgrade (1/400 transfer, PATCH, endpoints, operations)');
+cmp_ok(scalar @$log, '<=', $N + 2, 'at most 1 request per upgrade plus 1 per 400 (free and pro have the same compute)');
 
 note 'a move within one organization needs no transfer';
 $node->safe_psql('postgres',
@@ -87,10 +90,49 @@ like($node->safe_psql('postgres', 'SELECT neon_connection_uri(\'orgkey\')'), qr{
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET neon_platform.personal_api_key');
 $node->safe_psql('postgres', 'SELECT pg_reload_conf()');
 
-note 'a downgrade to the free organization is refused for now';
-my ($ret, $out, $err) = $node->psql('postgres', "SELECT neon_set_tier('up-002', 'free')");
-isnt($ret, 0, 'neon_set_tier to free fails');
-like($err, qr/from the paid to the free organization is not built yet/, 'saying so');
+note 'a downgrade that fits: endpoints shrink to the free limits, then the transfer';
+$node->safe_psql('postgres',
+	"INSERT INTO neon_platform.tiers (name, organization, autoscaling_max_cu, active_time_seconds, restore_window_seconds, max_branches, max_snapshots) VALUES ('big', 'paid', 8, 5400000, 604800, 1000, 10)"
+);
+$job = $node->safe_psql('postgres', "SELECT neon_set_tier('up-002', 'big')");
+is($node->safe_psql('postgres', "SELECT neon_wait($job)"), 'succeeded', 'up-002 is on big (8 CU)');
+my $pid2 = $node->safe_psql('postgres', "SELECT project_id FROM neon_platform.tenants WHERE tenant = 'up-002'");
+$emu->clear_requests;
+$job = $node->safe_psql('postgres', "SELECT neon_set_tier('up-002', 'free')");
+is($node->safe_psql('postgres', "SELECT neon_wait($job)"), 'succeeded', 'the downgrade to free succeeded');
+is($node->safe_psql('postgres', "SELECT state, tier, organization, org_id FROM neon_platform.tenants WHERE tenant = 'up-002'"),
+	"ready|free|free|$NeonEmulator::ORGS{free}", 'the tenant is ready on free, in the free organization');
+my (undef, $eps) = $emu->api('GET', "/projects/$pid2/endpoints", key => 'free');
+is($eps->{endpoints}[0]{autoscaling_limit_max_cu}, 2, 'its endpoint was shrunk to 2 CU');
+(undef, $p) = $emu->api('GET', "/projects/$pid2", key => 'free');
+is($p->{project}{history_retention_seconds}, 86400, 'and it has the free restore window');
+$log = $emu->requests;
+my @paths = map { "$_->{method} $_->{path}" } @$log;
+like(join("\n", @paths),
+	qr{GET /api/v2/projects/$pid2\n.*GET /api/v2/projects/$pid2/branches\n.*GET /api/v2/projects/$pid2/snapshots\n.*PATCH /api/v2/projects/$pid2/endpoints/[^\n]+\n.*POST /api/v2/organizations/[^/]+/projects/transfer\n.*PATCH /api/v2/projects/$pid2\n}s,
+	'check, shrink, transfer, quotas: in that order');
+note sprintf('a downgrade cost %d requests: %s', scalar @paths, join(', ', @paths));
+is($node->safe_psql('postgres', "SELECT branches, snapshots FROM neon_platform.usage WHERE tenant = 'up-002' ORDER BY id DESC LIMIT 1"),
+	'1|0', 'the usage it read is stored');
+
+note 'a downgrade whose fresh usage does not fit';
+my $pid3 = $node->safe_psql('postgres', "SELECT project_id FROM neon_platform.tenants WHERE tenant = 'up-003'");
+$emu->usage($pid3, { logical_size_bytes => 1073741824, active_time_seconds => 400000 });
+$job = $node->safe_psql('postgres', "SELECT neon_set_tier('up-003', 'free')");
+is($node->safe_psql('postgres', "SELECT neon_wait($job)"), 'failed', 'the worker refused it');
+like($node->safe_psql('postgres', "SELECT last_error FROM neon_platform.jobs WHERE id = $job"),
+	qr/tenant "up-003" does not fit tier "free": logical_size_bytes \d+ > 536870912; active_time_seconds \d+ > 360000/,
+	'with the list of what does not fit');
+is($node->safe_psql('postgres', "SELECT state, tier, organization FROM neon_platform.tenants WHERE tenant = 'up-003'"),
+	'ready|pro|paid', 'the tenant stays ready on pro');
+my ($ret, $out, $err) = $node->psql('postgres', "SELECT neon_set_tier('up-003', 'free')");
+isnt($ret, 0, 'now neon_set_tier() refuses it at once');
+like($err, qr/does not fit tier "free".*DETAIL:  logical_size_bytes \d+ > 536870912; active_time_seconds \d+ > 360000/s,
+	'from the usage the worker stored, with the same list');
+$job = $node->safe_psql('postgres', "SELECT neon_set_tier('up-003', 'free', force => true)");
+is($node->safe_psql('postgres', "SELECT neon_wait($job)"), 'succeeded', 'force moves it anyway');
+is($node->safe_psql('postgres', "SELECT tier, organization FROM neon_platform.tenants WHERE tenant = 'up-003'"),
+	'free|free', 'the tenant is on free');
 
 unlike($node->safe_psql('postgres', 'SELECT string_agg(j::text, \'\') FROM neon_platform.jobs j')
 	  . $node->safe_psql('postgres', 'SELECT string_agg(t::text, \'\') FROM neon_platform.tenants t'),

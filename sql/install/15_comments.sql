@@ -1,4 +1,4 @@
--- The comments of the queue's columns (also applied by the upgrade from 0.1.0).
+-- The comments of what changed since 0.1.0 (the upgrade from it applies them too).
 COMMENT ON TABLE neon_platform.jobs IS
     'The durable queue: work enqueued by the SQL API, carried out by the neon_platform worker';
 COMMENT ON COLUMN neon_platform.jobs.tenant IS 'The tenant the job works for; NULL for organization-wide work';
@@ -17,3 +17,15 @@ COMMENT ON COLUMN neon_platform.jobs.mutation_sent_at IS
     'When the mutation of the current step was sent, recorded before it left; a restarted worker looks up its effect only once it can no longer land';
 COMMENT ON COLUMN neon_platform.jobs.result IS 'What the job produced, e.g. the project id';
 
+COMMENT ON COLUMN neon_platform.tenants.state IS 'provisioning, ready, failed, changing_tier, deprovisioning, deleted or claimed (the end user took the project)';
+COMMENT ON COLUMN neon_platform.tenants.final_snapshot_id IS 'The snapshot neon_deprovision(final_snapshot => true) took before deleting the project';
+COMMENT ON COLUMN neon_platform.tenants.claim_url IS
+    'The link neon_claim() made for the end user to take the project into their own Neon account';
+COMMENT ON COLUMN neon_platform.tenants.claim_expires_at IS 'When the claim link stops working';
+COMMENT ON TABLE neon_platform.usage IS
+    'What the worker read of a tenant''s consumption, one row per reading; the latest is the tenant''s current usage';
+COMMENT ON COLUMN neon_platform.usage.period_start IS 'Start of Neon''s consumption period the counters belong to';
+COMMENT ON COLUMN neon_platform.usage.active_time_seconds IS 'Period counters as Neon''s quota fields name them';
+COMMENT ON COLUMN neon_platform.usage.logical_size_bytes IS 'The largest logical size of the project''s branches (Neon''s quota is per branch)';
+COMMENT ON COLUMN neon_platform.usage.branches IS 'Branches of the project, NULL when not read';
+COMMENT ON COLUMN neon_platform.usage.snapshots IS 'Snapshots of the project, NULL when not read';

@@ -1,0 +1,101 @@
+/*
+ * neon_usage.c
+ *		Reading what a project uses, for the check before a downgrade.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "neon/json_prelude.h"
+#include "neon/neon_common.h"
+#include "neon/neon_usage.h"
+
+/* Reads {"project": {"consumption_period_start": ..., "active_time_seconds": ..., ...}}. */
+bool
+neon_parse_project_usage(const char *body, NeonUsage *usage, char **error)
+{
+	json_object *root;
+	json_object *project;
+	bool		parsed;
+
+	*error = NULL;
+	if ((root = neon_parse_object(body, error)) == NULL)
+		return false;
+	project = neon_object_member(root, "project");
+	free(usage->period_start);
+	free(usage->period_end);
+	usage->period_start = usage->period_end = NULL;
+	parsed = neon_take_member("project", project, "consumption_period_start", NEON_VALUE_TIMESTAMP, true,
+							  &usage->period_start, error)
+		&& neon_take_member("project", project, "consumption_period_end", NEON_VALUE_TIMESTAMP, false,
+							&usage->period_end, error)
+		&& neon_take_count("project", project, "active_time_seconds", &usage->active_time_seconds, error)
+		&& neon_take_count("project", project, "compute_time_seconds", &usage->compute_time_seconds, error)
+		&& neon_take_count("project", project, "written_data_bytes", &usage->written_data_bytes, error)
+		&& neon_take_count("project", project, "data_transfer_bytes", &usage->data_transfer_bytes, error);
+	json_object_put(root);
+	return parsed;
+}
+
+/* Reads {"branches": [{"logical_size": ...}, ...]}; a branch without a size (not yet computed) counts as 0. */
+bool
+neon_parse_branch_usage(const char *body, NeonUsage *usage, char **error)
+{
+	json_object *root;
+	json_object *list;
+	size_t		i;
+	bool		parsed = true;
+
+	*error = NULL;
+	if ((root = neon_parse_object(body, error)) == NULL)
+		return false;
+	if ((list = neon_array_member(root, "branches")) == NULL)
+	{
+		json_object_put(root);
+		*error = strdup("branch list lacks branches");
+		return false;
+	}
+	usage->branches = (long long) json_object_array_length(list);
+	usage->logical_size_bytes = 0;
+	for (i = 0; i < json_object_array_length(list) && parsed; i++)
+	{
+		json_object *b = json_object_array_get_idx(list, i);
+		long long	size = 0;
+
+		if (json_object_object_get_ex(b, "logical_size", NULL))
+			parsed = neon_take_count("branches[]", b, "logical_size", &size, error);
+		if (size > usage->logical_size_bytes)
+			usage->logical_size_bytes = size;
+	}
+	json_object_put(root);
+	return parsed;
+}
+
+/* Reads {"snapshots": [...]}. */
+bool
+neon_parse_snapshot_count(const char *body, NeonUsage *usage, char **error)
+{
+	json_object *root;
+	json_object *list;
+
+	*error = NULL;
+	if ((root = neon_parse_object(body, error)) == NULL)
+		return false;
+	if ((list = neon_array_member(root, "snapshots")) == NULL)
+	{
+		json_object_put(root);
+		*error = strdup("snapshot list lacks snapshots");
+		return false;
+	}
+	usage->snapshots = (long long) json_object_array_length(list);
+	json_object_put(root);
+	return true;
+}
+
+/* Frees the strings of a usage reading. */
+void
+neon_usage_free(NeonUsage *usage)
+{
+	free(usage->period_start);
+	free(usage->period_end);
+	usage->period_start = usage->period_end = NULL;
+}

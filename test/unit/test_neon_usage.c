@@ -1,0 +1,171 @@
+/*
+ * test_neon_usage.c
+ *		The parsers a downgrade's check and a claim link rely on
+ *		(neon_usage.c, the transfer requests of neon_transfers.c) and the
+ *		timestamp check, on answers shaped like Neon's and on hostile ones.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "neon/neon_common.h"
+#include "neon/neon_transfers.h"
+#include "neon/neon_usage.h"
+#include "tap.h"
+
+/* The fields of GET /projects/{id} the check reads, as recorded from the live API (project-04). */
+#define PROJECT_04 \
+	"{\"project\":{\"data_storage_bytes_hour\":0,\"data_transfer_bytes\":5,\"written_data_bytes\":7," \
+	"\"compute_time_seconds\":11,\"active_time_seconds\":13,\"cpu_used_sec\":0,\"id\":\"long-forest-06846227\"," \
+	"\"history_retention_seconds\":86400,\"synthetic_storage_size\":0," \
+	"\"consumption_period_start\":\"2025-01-01T00:00:00Z\",\"consumption_period_end\":\"2025-02-01T00:00:00Z\"}}"
+
+/* NULL-safe string equality. */
+static bool
+same(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* Whether `body` is refused by `parse` with an error that mentions `field`. */
+static bool
+refused(bool (*parse) (const char *, NeonUsage *, char **), const char *body, const char *field)
+{
+	NeonUsage	u = {0};
+	char	   *error = NULL;
+	bool		parsed = parse(body, &u, &error);
+	bool		named = error && strstr(error, field) != NULL;
+
+	free(error);
+	neon_usage_free(&u);
+	return !parsed && named;
+}
+
+/* RFC 3339 timestamps, and what is not one. */
+static void
+test_timestamps(void)
+{
+	static const struct
+	{
+		const char *value;
+		bool		valid;
+	}			cases[] = {
+		{"2025-01-01T00:00:00Z", true},
+		{"2025-01-16T21:02:01.123456Z", true},
+		{"2025-01-16T21:02:01+02:00", true},
+		{"2025-01-16T21:02:01.5-05:30", true},
+		{"2025-01-16 21:02:01Z", false},
+		{"2025-01-16T21:02:01", false},
+		{"2025-01-16T21:02:01.Z", false},
+		{"2025-01-16T21:02:01Z'; DROP TABLE x; --", false},
+		{"infinity", false},
+		{"", false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ok(neon_valid_timestamp(cases[i].value, strlen(cases[i].value)) == cases[i].valid,
+		   "timestamp \"%s\" %s", cases[i].value, cases[i].valid ? "passes" : "fails");
+	ok(!neon_valid_timestamp("2025-01-01T00:00:00Z\0x", 22), "a NUL inside a timestamp fails");
+}
+
+/* The period counters of a project. */
+static void
+test_project_usage(void)
+{
+	NeonUsage	u = {0};
+	char	   *error = NULL;
+
+	if (ok(neon_parse_project_usage(PROJECT_04, &u, &error), "project-04: usage parses"))
+	{
+		ok(same(u.period_start, "2025-01-01T00:00:00Z") && same(u.period_end, "2025-02-01T00:00:00Z"),
+		   "project-04: the consumption period");
+		ok(u.active_time_seconds == 13 && u.compute_time_seconds == 11 && u.written_data_bytes == 7
+		   && u.data_transfer_bytes == 5, "project-04: the four period counters");
+	}
+	free(error);
+	neon_usage_free(&u);
+	ok(u.period_start == NULL && u.period_end == NULL, "neon_usage_free clears the strings");
+	ok(refused(neon_parse_project_usage,
+			   "{\"project\":{\"consumption_period_start\":\"2025-01-01T00:00:00Z\",\"active_time_seconds\":-1,"
+			   "\"compute_time_seconds\":0,\"written_data_bytes\":0,\"data_transfer_bytes\":0}}",
+			   "active_time_seconds"), "a negative counter is refused");
+	ok(refused(neon_parse_project_usage,
+			   "{\"project\":{\"consumption_period_start\":\"2025-01-01T00:00:00Z\",\"active_time_seconds\":1.5,"
+			   "\"compute_time_seconds\":0,\"written_data_bytes\":0,\"data_transfer_bytes\":0}}",
+			   "active_time_seconds"), "a fractional counter is refused");
+	ok(refused(neon_parse_project_usage,
+			   "{\"project\":{\"consumption_period_start\":\"now'); --\",\"active_time_seconds\":1,"
+			   "\"compute_time_seconds\":0,\"written_data_bytes\":0,\"data_transfer_bytes\":0}}",
+			   "consumption_period_start"), "a period start that is no timestamp is refused");
+	ok(refused(neon_parse_project_usage, "{\"project\":{\"consumption_period_start\":\"2025-01-01T00:00:00Z\"}}",
+			   "active_time_seconds"), "missing counters are refused");
+	ok(refused(neon_parse_project_usage, "{\"projects\":[]}", "consumption_period_start"),
+	   "an answer without a project is refused");
+}
+
+/* Branches: how many, the largest logical size; snapshots: how many. */
+static void
+test_counts(void)
+{
+	NeonUsage	u = {0};
+	char	   *error = NULL;
+
+	ok(neon_parse_branch_usage("{\"branches\":[{\"id\":\"br-1\",\"logical_size\":30},"
+							   "{\"id\":\"br-2\",\"logical_size\":70},{\"id\":\"br-3\"}],\"annotations\":{}}",
+							   &u, &error) && u.branches == 3 && u.logical_size_bytes == 70,
+	   "3 branches, the largest 70 bytes (one without a size yet)");
+	free(error);
+	error = NULL;
+	ok(neon_parse_branch_usage("{\"branches\":[]}", &u, &error) && u.branches == 0 && u.logical_size_bytes == 0,
+	   "no branch");
+	free(error);
+	error = NULL;
+	ok(refused(neon_parse_branch_usage, "{\"branches\":[{\"logical_size\":\"big\"}]}", "logical_size"),
+	   "a logical size that is no count is refused");
+	ok(refused(neon_parse_branch_usage, "{\"branch\":{}}", "branches"), "an answer without branches is refused");
+	ok(neon_parse_snapshot_count("{\"snapshots\":[{\"id\":\"snap-1\"},{\"id\":\"snap-2\"}]}", &u, &error)
+	   && u.snapshots == 2, "2 snapshots");
+	free(error);
+	ok(refused(neon_parse_snapshot_count, "{\"snapshots\":{}}", "snapshots"), "snapshots that are no list are refused");
+	neon_usage_free(&u);
+}
+
+/* The transfer request a claim link is made of. */
+static void
+test_transfer_requests(void)
+{
+	NeonTransferRequest tr;
+	char	   *error = NULL;
+	char	   *body = neon_build_transfer_request(3600);
+
+	ok(same(body, "{\"ttl_seconds\":3600}"), "the request body: %s", body);
+	free(body);
+	ok(neon_parse_transfer_request("{\"id\":\"0b4a1c5e-9d2f-4c1e-8a7b-2f1e3d4c5b6a\",\"project_id\":\"long-forest-06846227\","
+								   "\"created_at\":\"2026-11-22T04:00:00Z\",\"expires_at\":\"2026-11-23T04:00:00Z\"}",
+								   &tr, &error)
+	   && same(tr.id, "0b4a1c5e-9d2f-4c1e-8a7b-2f1e3d4c5b6a") && same(tr.project_id, "long-forest-06846227")
+	   && same(tr.expires_at, "2026-11-23T04:00:00Z"), "a created transfer request: id, project, expiry");
+	neon_transfer_request_free(&tr);
+	free(error);
+	error = NULL;
+	ok(!neon_parse_transfer_request("{\"id\":\"x&ru=https://evil.example\",\"project_id\":\"p-1\","
+									"\"expires_at\":\"2026-11-23T04:00:00Z\"}", &tr, &error)
+	   && error && strstr(error, "transfer_request.id") && tr.id == NULL,
+	   "an id that would add to the link is refused");
+	free(error);
+	error = NULL;
+	ok(!neon_parse_transfer_request("{\"id\":\"tr-1\",\"project_id\":\"p-1\",\"expires_at\":\"soon\"}", &tr, &error)
+	   && error && strstr(error, "expires_at"), "an expiry that is no timestamp is refused");
+	free(error);
+}
+
+/* Runs every test. */
+int
+main(void)
+{
+	test_timestamps();
+	test_project_usage();
+	test_counts();
+	test_transfer_requests();
+	return done_testing();
+}
