@@ -177,13 +177,18 @@ transfer_refusal(Job *job, HttpRequest *req)
  * The answer of the transfer call, for each job it carried. A 404 names a
  * project that left (claimed by its end user, or deleted behind our back),
  * maybe another job's: each job looks where its own project is before it
- * tries again (an attempt, so a 404 that stays ends the job).
+ * tries again. A 422 lists the projects with an integration: the others
+ * try again without them. Both are attempts, so a refusal that stays ends
+ * the job.
  */
 static JobOutcome
 handle_transfer(Job *job, HttpRequest *req)
 {
 	if (req->status == 404)
 		return job_retry_at(STEP_CONFIRM, job_answer_text(job, req));
+	if (req->status == 422 && !neon_transfer_refuses_project(req->response, job->view.project_id))
+		return job_retry_at(NULL, psprintf("another project of the transfer has an integration: %s",
+										   job_answer_text(job, req)));
 	if (req->status >= 300)
 		return job_outcome(JOB_FAILED, transfer_refusal(job, req));
 	return moved(job);

@@ -50,6 +50,23 @@ neon_parse_project_org(const char *body, char **org_id, char **error)
 	return parsed;
 }
 
+/* A 422 names the projects with an integration: the others of the call may go on. */
+bool
+neon_transfer_refuses_project(const char *body, const char *project_id)
+{
+	char	   *error = NULL;
+	json_object *root = neon_parse_object(body, &error);
+	json_object *list = root ? neon_array_member(root, "projects") : NULL;
+	bool		named = list == NULL;
+	size_t		i;
+
+	for (i = 0; list && i < json_object_array_length(list) && !named; i++)
+		named = neon_member_equals(json_object_array_get_idx(list, i), "id", project_id);
+	json_object_put(root);
+	free(error);
+	return named;
+}
+
 /* Builds the body of POST /projects/{project_id}/transfer_requests. */
 char *
 neon_build_transfer_request(long long ttl_seconds)

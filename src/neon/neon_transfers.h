@@ -22,6 +22,13 @@ extern char *neon_build_transfer(const char *destination_org_id, const char *con
 /* The organization of the project in GET /projects/{project_id} (validated as an id). */
 extern bool neon_parse_project_org(const char *body, char **org_id, char **error);
 
+/*
+ * Whether a 422 answer to a transfer ({"projects": [{"id", "integration"}]})
+ * names `project_id` among the projects that cannot move; an answer that
+ * cannot be read names every project.
+ */
+extern bool neon_transfer_refuses_project(const char *body, const char *project_id);
+
 /* Body of the transfer request call: {"ttl_seconds": N}; malloc'd. */
 extern char *neon_build_transfer_request(long long ttl_seconds);
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end figure: tenants provisioned per second by the real worker, from
+# End-to-end figures: tenants provisioned per second by the real worker, from
 # neon_provision() in SQL to ready tenants, against the emulator with Neon's
-# rate limits lifted on both sides. Also prints the worker's peak memory.
+# rate limits lifted on both sides, and the worker's peak memory; then the
+# free half upgraded to pro in one transaction, with the API requests each
+# upgrade cost (from the emulator's request log).
 #
 #   bash test/bench/provision.sh [TENANTS]      (as root; default 5000 tenants)
 #
@@ -43,6 +45,9 @@ shared_preload_libraries = 'neon_platform'
 neon_platform.api_url = '$url/api/v2'
 neon_platform.free_org_api_key = 'emulator-free-org-key'
 neon_platform.paid_org_api_key = 'emulator-paid-org-key'
+neon_platform.personal_api_key = 'emulator-personal-key'
+neon_platform.free_org_id = 'org-agent-free'
+neon_platform.paid_org_id = 'org-agent-paid'
 neon_platform.requests_per_minute = 1000000
 neon_platform.burst_per_second = 100000
 neon_platform.max_inflight_requests = 128
@@ -72,3 +77,20 @@ awk -v wc="$worker_cpu" -v ec="$emulator_cpu" -v n="$tenants" -v r="$ready" -v c
 	printf "worker peak RSS: %s\n", rss
 }'
 [ "$ready" -eq "$tenants" ]
+
+# The free half moves to pro: transfers batched by 400, then the quotas.
+sleep 1    # the creations' operations end (50 ms each)
+curl -sf -XDELETE "$url/_emulator/requests" >/dev/null
+start=$(date +%s.%N)
+upgrades=$(sql "SELECT count(neon_set_tier(tenant, 'pro')) FROM neon_platform.tenants WHERE tier = 'free'")
+sql "SELECT neon_wait(max(id), '300 s') FROM neon_platform.jobs" >/dev/null
+done_at=$(date +%s.%N)
+moved=$(sql "SELECT count(*) FROM neon_platform.tenants WHERE tier = 'pro' AND organization = 'paid' AND state = 'ready'")
+curl -sf "$url/_emulator/requests" | python3 -c '
+import json, sys
+log = json.load(sys.stdin)
+n, start, end = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+transfers = sum(1 for r in log if r["path"].endswith("/projects/transfer"))
+print("upgrades: %d free to pro in %.2f s: %d requests, %d of them transfers = %.3f requests per upgrade"
+      % (n, end - start, len(log), transfers, len(log) / n))' "$upgrades" "$start" "$done_at"
+[ "$moved" -eq "$tenants" ]

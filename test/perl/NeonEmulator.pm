@@ -39,7 +39,8 @@ our $EMULATOR = abs_path(dirname(__FILE__) . '/../emulator/neon_emulator.py');
 our %KEYS = (
 	free     => 'emulator-free-org-key',
 	paid     => 'emulator-paid-org-key',
-	personal => 'emulator-personal-key',);
+	personal => 'emulator-personal-key',
+	user     => 'emulator-user-key',);
 our %ORGS = (free => 'org-agent-free', paid => 'org-agent-paid');
 
 my @running;    # emulators (and other children) to stop at exit

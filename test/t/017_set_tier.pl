@@ -90,6 +90,27 @@ like($node->safe_psql('postgres', 'SELECT neon_connection_uri(\'orgkey\')'), qr{
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET neon_platform.personal_api_key');
 $node->safe_psql('postgres', 'SELECT pg_reload_conf()');
 
+note 'a project with an integration (422) fails alone; a full destination (406) fails with Neon\'s limits';
+provision($node, [ 'integ', 'free' ], [ 'plain', 'free' ], [ 'full', 'free' ]);
+ok(wait_jobs_done($node), 'three more tenants provisioned');
+sleep 1;
+my %pid = map { @$_ } @{ query_rows($node, "SELECT tenant, project_id FROM neon_platform.tenants WHERE tenant IN ('integ', 'plain', 'full')") };
+$emu->control('POST', '/integration', { project_id => $pid{integ}, integration => 'github' });
+$node->safe_psql('postgres', "SELECT neon_set_tier(t, 'pro') FROM unnest(ARRAY['integ', 'plain']) AS t");
+ok(wait_jobs_done($node, timeout => 120), 'both upgrades ended');
+is($node->safe_psql('postgres', "SELECT tenant, state, tier, organization FROM neon_platform.tenants WHERE tenant IN ('integ', 'plain') ORDER BY 1"),
+	"integ|ready|free|free\nplain|ready|pro|paid", 'the tenant with an integration stays on free, the other moved');
+like($node->safe_psql('postgres', "SELECT last_error FROM neon_platform.tenants WHERE tenant = 'integ'"),
+	qr/the project has a GitHub or Vercel integration, which Neon does not move; remove it first/, 'with a reason a person can act on');
+$emu->control('POST', '/org_limit', { org_id => $NeonEmulator::ORGS{paid}, name => 'projects', value => 1 });
+$job = $node->safe_psql('postgres', "SELECT neon_set_tier('full', 'pro')");
+is($node->safe_psql('postgres', "SELECT neon_wait($job)"), 'failed', 'the move into a full organization failed');
+like($node->safe_psql('postgres', "SELECT last_error FROM neon_platform.jobs WHERE id = $job"),
+	qr/the destination organization cannot take the project.*projects_count/, 'with Neon\'s limits');
+is($node->safe_psql('postgres', "SELECT state, tier FROM neon_platform.tenants WHERE tenant = 'full'"), 'ready|free',
+	'the tenant stays ready on free');
+$emu->control('POST', '/org_limit', { org_id => $NeonEmulator::ORGS{paid}, name => 'projects', value => 30000 });
+
 note 'a downgrade that fits: endpoints shrink to the free limits, then the transfer';
 $node->safe_psql('postgres',
 	"INSERT INTO neon_platform.tiers (name, organization, autoscaling_max_cu, active_time_seconds, restore_window_seconds, max_branches, max_snapshots) VALUES ('big', 'paid', 8, 5400000, 604800, 1000, 10)"

@@ -159,6 +159,19 @@ test_transfer_requests(void)
 	free(error);
 }
 
+/* Which projects a 422 to a transfer refuses. */
+static void
+test_transfer_refusals(void)
+{
+	const char *body = "{\"projects\":[{\"id\":\"p-1\",\"integration\":\"github\"}]}";
+
+	ok(neon_transfer_refuses_project(body, "p-1"), "a 422 refuses the project it names");
+	ok(!neon_transfer_refuses_project(body, "p-2"), "not the others of the call");
+	ok(neon_transfer_refuses_project("{\"code\":\"\",\"message\":\"integration\"}", "p-2"),
+	   "an answer without the list refuses every project");
+	ok(neon_transfer_refuses_project("<html>", "p-2"), "so does one that is not JSON");
+}
+
 /* Runs every test. */
 int
 main(void)
@@ -167,5 +180,6 @@ main(void)
 	test_project_usage();
 	test_counts();
 	test_transfer_requests();
+	test_transfer_refusals();
 	return done_testing();
 }
