@@ -27,7 +27,7 @@ PG_CPPFLAGS  = -I$(srcdir)/src -DEXTVERSION=\"$(EXTVERSION)\"
 PG_CFLAGS    = -std=gnu11 -Wall -Wextra -Werror
 SHLIB_LINK   = -lcurl -ljson-c
 
-REGRESS      = setup tiers provision wait connection_uri privileges set_tier deprovision manage_tenants claim
+REGRESS      = setup tiers provision wait connection_uri privileges set_tier deprovision manage_tenants claim versions
 REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=./test/regress.conf
 
 TAP_TESTS    = 1
@@ -47,7 +47,7 @@ UNIT_LIBS    = -lcurl -ljson-c -lm
 test/unit/%: test/unit/%.c $(wildcard src/transport/*.c src/neon/*.c src/transport/*.h src/neon/*.h)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(wildcard src/transport/*.c) $(wildcard src/neon/*.c) $(UNIT_LIBS)
 
-UNIT_TESTS   = test/unit/test_ratelimit test/unit/test_neon_json test/unit/test_neon_usage test/unit/test_http
+UNIT_TESTS   = test/unit/test_ratelimit test/unit/test_neon_json test/unit/test_neon_usage test/unit/test_neon_branches test/unit/test_http
 
 # PGXS tracks no header dependencies: rebuild every object when a header changes.
 $(OBJS): $(wildcard src/*.h src/*/*.h)
@@ -55,7 +55,7 @@ $(OBJS): $(wildcard src/*.h src/*/*.h)
 $(INSTALL_SQL): $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 
-$(UPGRADE_SQL): sql/upgrade/0.1.0--$(EXTVERSION).sql $(sort $(wildcard sql/install/1[5-9]*.sql sql/install/[2-9]*.sql))
+$(UPGRADE_SQL): sql/upgrade/0.1.0--$(EXTVERSION).sql $(sort $(wildcard sql/install/1[4-9]*.sql sql/install/[2-9]*.sql))
 	cat $^ > $@
 
 .PHONY: unit bench

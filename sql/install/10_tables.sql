@@ -85,7 +85,7 @@ CREATE TABLE neon_platform.tenants (
     CONSTRAINT tenants_name_format CHECK (tenant ~ '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$'),
     CONSTRAINT tenants_organization_known CHECK (organization IN ('free', 'paid')),
     CONSTRAINT tenants_state_known CHECK (state IN ('provisioning', 'ready', 'failed',
-                                                    'changing_tier', 'deprovisioning', 'deleted', 'claimed')),
+                                                    'changing_tier', 'deprovisioning', 'deleted', 'claimed', 'restoring')),
     CONSTRAINT tenants_ready_has_connection CHECK (
         state <> 'ready' OR (project_id IS NOT NULL AND branch_id IS NOT NULL
                              AND host IS NOT NULL AND pooler_host IS NOT NULL
@@ -109,22 +109,6 @@ CREATE TABLE neon_platform.tenant_secrets (
 COMMENT ON TABLE neon_platform.tenant_secrets IS
     'Role passwords of the tenants'' projects; readable only through neon_connection_uri() by roles granted it';
 
-CREATE TABLE neon_platform.usage (
-    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    tenant               text NOT NULL REFERENCES neon_platform.tenants (tenant) ON DELETE CASCADE,
-    period_start         timestamptz NOT NULL,
-    period_end           timestamptz,
-    active_time_seconds  bigint NOT NULL,
-    compute_time_seconds bigint NOT NULL,
-    written_data_bytes   bigint NOT NULL,
-    data_transfer_bytes  bigint NOT NULL,
-    logical_size_bytes   bigint NOT NULL,
-    branches             integer,
-    snapshots            integer,
-    read_at              timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX usage_tenant_read_at_idx ON neon_platform.usage (tenant, read_at);
-
 CREATE TABLE neon_platform.jobs (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tenant           text REFERENCES neon_platform.tenants (tenant),
@@ -143,7 +127,9 @@ CREATE TABLE neon_platform.jobs (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     progress         jsonb,
     mutation_sent_at timestamptz,
-    CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision', 'claim')),
+    CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision', 'claim',
+                                         'snapshot', 'delete_snapshot', 'restore', 'restore_snapshot',
+                                         'create_branch', 'reset_branch', 'delete_branch', 'expire_branch')),
     CONSTRAINT jobs_state_known CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
     CONSTRAINT jobs_finished_when_terminal CHECK (
         (state IN ('succeeded', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),
@@ -178,5 +164,4 @@ SELECT pg_catalog.pg_extension_config_dump('neon_platform.tenants', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.tenant_secrets', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.api_calls', '');
-SELECT pg_catalog.pg_extension_config_dump('neon_platform.usage', '');
 

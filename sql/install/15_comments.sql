@@ -17,7 +17,8 @@ COMMENT ON COLUMN neon_platform.jobs.mutation_sent_at IS
     'When the mutation of the current step was sent, recorded before it left; a restarted worker looks up its effect only once it can no longer land';
 COMMENT ON COLUMN neon_platform.jobs.result IS 'What the job produced, e.g. the project id';
 
-COMMENT ON COLUMN neon_platform.tenants.state IS 'provisioning, ready, failed, changing_tier, deprovisioning, deleted or claimed (the end user took the project)';
+COMMENT ON COLUMN neon_platform.tenants.state IS
+    'provisioning, ready, failed, changing_tier, restoring (its production branch), deprovisioning, deleted or claimed (the end user took the project)';
 COMMENT ON COLUMN neon_platform.tenants.final_snapshot_id IS 'The snapshot neon_deprovision(final_snapshot => true) took before deleting the project';
 COMMENT ON COLUMN neon_platform.tenants.claim_url IS
     'The link neon_claim() made for the end user to take the project into their own Neon account';
@@ -29,3 +30,21 @@ COMMENT ON COLUMN neon_platform.usage.active_time_seconds IS 'Period counters as
 COMMENT ON COLUMN neon_platform.usage.logical_size_bytes IS 'The largest logical size of the project''s branches (Neon''s quota is per branch)';
 COMMENT ON COLUMN neon_platform.usage.branches IS 'Branches of the project, NULL when not read';
 COMMENT ON COLUMN neon_platform.usage.snapshots IS 'Snapshots of the project, NULL when not read';
+COMMENT ON TABLE neon_platform.branches IS
+    'The development and backup branches of the tenants'' projects (production is on tenants), as the worker made them';
+COMMENT ON COLUMN neon_platform.branches.kind IS
+    'development (neon_create_branch, with its own compute) or backup (the state a restore replaced, kept for undo and redo)';
+COMMENT ON COLUMN neon_platform.branches.state IS 'creating, ready, resetting, deleting, deleted or failed';
+COMMENT ON COLUMN neon_platform.branches.parent IS 'The development branch it grew from; NULL: production';
+COMMENT ON COLUMN neon_platform.branches.parent_time IS 'The point in time it was taken at, if not the parent''s present';
+COMMENT ON COLUMN neon_platform.branches.expires_at IS
+    'When the worker deletes it (backups: the tier''s restore window after the restore)';
+COMMENT ON TABLE neon_platform.snapshots IS 'Snapshots of the tenants'' production branches, by name';
+COMMENT ON COLUMN neon_platform.snapshots.state IS 'creating, ready, deleting, deleted or failed';
+COMMENT ON COLUMN neon_platform.snapshots.expires_at IS 'When the snapshot is deleted (by Neon, and by the worker)';
+COMMENT ON TABLE neon_platform.restores IS
+    'Restores of the tenants'' production branches, in order: what neon_undo_restore() and neon_redo_restore() walk';
+COMMENT ON COLUMN neon_platform.restores.state IS
+    'restoring, applied, undoing, undone, redoing, discarded (a later restore replaced what was undone) or failed';
+COMMENT ON COLUMN neon_platform.restores.backup_branch IS 'The branch that keeps the state this restore replaced';
+COMMENT ON COLUMN neon_platform.restores.redo_branch IS 'After an undo: the branch that keeps the state the undo replaced';

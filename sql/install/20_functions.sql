@@ -111,6 +111,24 @@ BEGIN
 END
 $function$;
 
+-- A tenant the functions may act on: known, and not claimed by its end user
+-- (whose project is in their own Neon account now).
+CREATE OR REPLACE FUNCTION neon_platform.managed_tenant(name text) RETURNS neon_platform.tenants
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    found_tenant neon_platform.tenants := neon_platform.known_tenant(name);
+BEGIN
+    IF found_tenant.state = 'claimed' THEN
+        RAISE EXCEPTION 'tenant "%" was claimed: its project is in its end user''s own Neon account', name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A claimed tenant is managed no more.';
+    END IF;
+    RETURN found_tenant;
+END
+$function$;
+
 -- The tenant's latest job of a kind: what a repeated call returns.
 CREATE OR REPLACE FUNCTION neon_platform.latest_job(tenant text, kind text) RETURNS bigint
 LANGUAGE sql STABLE
@@ -276,7 +294,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass a tier of neon_platform.tiers; force => true skips the checks of a downgrade.';
     END IF;
-    t := neon_platform.known_tenant(tenant);
+    t := neon_platform.managed_tenant(tenant);
     wanted := neon_platform.known_tier(tier);
     IF t.state <> 'ready' THEN
         RAISE EXCEPTION 'tenant "%" is not ready (state %)', tenant, t.state
@@ -325,7 +343,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass final_snapshot => true to keep a snapshot of the project, or leave it out.';
     END IF;
-    t := neon_platform.known_tenant(tenant);
+    t := neon_platform.managed_tenant(tenant);
     IF t.state IN ('deprovisioning', 'deleted') THEN
         RETURN neon_platform.latest_job(tenant, 'deprovision');
     END IF;
@@ -336,11 +354,6 @@ BEGIN
         DELETE FROM neon_platform.tenant_secrets AS s WHERE s.tenant = neon_deprovision.tenant;
         RAISE NOTICE 'tenant "%" had no Neon project; it is marked deleted', tenant;
         RETURN NULL;
-    END IF;
-    IF t.state = 'claimed' THEN
-        RAISE EXCEPTION 'tenant "%" was claimed: its project is in its end user''s own Neon account', tenant
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'A claimed tenant is managed no more; there is nothing of ours to delete.';
     END IF;
     IF t.state NOT IN ('ready', 'failed') THEN
         RAISE EXCEPTION 'tenant "%" is busy (state %)', tenant, t.state
@@ -377,12 +390,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'A claim link lives from 1 minute to 30 days; leave ttl out for 24 hours.';
     END IF;
-    t := neon_platform.known_tenant(tenant);
-    IF t.state = 'claimed' THEN
-        RAISE EXCEPTION 'tenant "%" was claimed: its project is in its end user''s own Neon account', tenant
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'A claimed tenant is managed no more.';
-    END IF;
+    t := neon_platform.managed_tenant(tenant);
     job_id := neon_platform.latest_job(tenant, 'claim');
     IF EXISTS (SELECT FROM neon_platform.jobs AS j WHERE j.id = job_id AND j.state IN ('queued', 'running'))
        OR (t.state = 'ready' AND t.claim_expires_at > now()) THEN
@@ -469,32 +477,41 @@ AS $function$
 DECLARE
     t        neon_platform.tenants;
     password text;
+    host     text;
 BEGIN
     IF pooled IS NULL THEN
         RAISE EXCEPTION 'pooled must not be NULL'
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass pooled => true for the connection pooler (the default) or pooled => false for a direct connection.';
     END IF;
-    t := neon_platform.known_tenant(tenant);
+    t := neon_platform.managed_tenant(tenant);
     IF t.state = 'failed' THEN
         RAISE EXCEPTION 'tenant "%" is not ready: its last job failed', tenant
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = coalesce(t.last_error, 'No reason was recorded.'),
                   HINT = 'Fix the cause, then call neon_provision() again to retry.';
     END IF;
-    IF t.state NOT IN ('ready', 'changing_tier') THEN
+    IF t.state NOT IN ('ready', 'changing_tier', 'restoring') THEN
         RAISE EXCEPTION 'tenant "%" is not ready (state %)', tenant, t.state
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = CASE t.state
                               WHEN 'provisioning' THEN 'Wait for its provisioning job with neon_wait().'
                               WHEN 'deprovisioning' THEN 'Its project is being deleted (neon_deprovision).'
-                              WHEN 'claimed' THEN 'Its end user took the project into their own Neon account (neon_claim).'
                               ELSE 'The tenant has no project to connect to.' END;
     END IF;
+    host := CASE WHEN pooled THEN t.pooler_host ELSE t.host END;
     IF branch IS NOT NULL AND branch <> t.branch_id THEN
-        RAISE EXCEPTION 'branch "%" does not exist for tenant "%"', neon_platform.shorten(branch), tenant
-            USING ERRCODE = 'undefined_object',
-                  HINT = format('The tenant''s default branch is %s.', t.branch_id);
+        -- A development branch, by name or id: its own compute, the same role.
+        SELECT CASE WHEN pooled THEN b.pooler_host ELSE b.host END INTO host
+          FROM neon_platform.branches AS b
+         WHERE b.tenant = t.tenant AND b.kind = 'development' AND b.state IN ('ready', 'resetting')
+           AND branch IN (b.name, b.branch_id);
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'branch "%" does not exist for tenant "%"', neon_platform.shorten(branch), tenant
+                USING ERRCODE = 'undefined_object',
+                      HINT = format('Leave branch out for production (%s); neon_platform.branches lists the ready development branches.',
+                                    t.branch_id);
+        END IF;
     END IF;
     SELECT s.role_password INTO password FROM neon_platform.tenant_secrets AS s WHERE s.tenant = t.tenant;
     IF password IS NULL THEN
@@ -503,13 +520,12 @@ BEGIN
                   HINT = 'neon_platform.tenant_secrets has no row for the tenant.';
     END IF;
     RETURN format('postgresql://%s:%s@%s/%s?sslmode=require',
-                  neon_platform.uri_encode(t.role_name), neon_platform.uri_encode(password),
-                  CASE WHEN pooled THEN t.pooler_host ELSE t.host END,
+                  neon_platform.uri_encode(t.role_name), neon_platform.uri_encode(password), host,
                   neon_platform.uri_encode(t.database_name));
 END
 $function$;
 COMMENT ON FUNCTION @extschema@.neon_connection_uri(text, text, boolean) IS
-    'Connection string of a ready tenant, pooled (host with -pooler) unless pooled => false; contains the password';
+    'Connection string of a ready tenant (or of one of its development branches), pooled (host with -pooler) unless pooled => false; contains the password';
 
 -- The worker's row of pg_stat_activity, as its owner sees it: ordinary roles
 -- see other sessions' state and activity as NULL.

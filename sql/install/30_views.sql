@@ -31,3 +31,32 @@ SELECT tenant,
  WHERE claim_url IS NOT NULL;
 COMMENT ON VIEW neon_platform.claims IS
     'Claim links made by neon_claim(): open (the end user may still take the project), expired, or claimed';
+
+CREATE OR REPLACE VIEW neon_platform.versions AS
+SELECT s.tenant,
+       coalesce(s.ready_at, s.created_at) AS at,
+       'snapshot'::text AS kind,
+       s.name,
+       NULL::timestamptz AS to_time,
+       s.state,
+       NULL::bigint AS restore_id,
+       false AS next_undo,
+       false AS next_redo
+  FROM neon_platform.snapshots AS s
+ WHERE s.state IN ('creating', 'ready', 'deleting')
+UNION ALL
+SELECT r.tenant,
+       r.created_at,
+       'restore',
+       coalesce(r.snapshot, 'point in time'),
+       r.to_time,
+       r.state,
+       r.id,
+       r.id IS NOT DISTINCT FROM (SELECT max(x.id) FROM neon_platform.restores AS x
+                                   WHERE x.tenant = r.tenant AND x.state = 'applied'),
+       r.id IS NOT DISTINCT FROM (SELECT min(x.id) FROM neon_platform.restores AS x
+                                   WHERE x.tenant = r.tenant AND x.state = 'undone')
+  FROM neon_platform.restores AS r
+ WHERE r.state <> 'discarded';
+COMMENT ON VIEW neon_platform.versions IS
+    'A tenant''s timeline for an undo/redo UI (ORDER BY at DESC): snapshots, and restores with the one neon_undo_restore() would undo (next_undo) and the one neon_redo_restore() would redo (next_redo)';

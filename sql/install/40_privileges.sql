@@ -6,7 +6,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA neon_platform FROM PUBLIC;
 GRANT USAGE ON SCHEMA neon_platform TO PUBLIC;
 GRANT SELECT ON neon_platform.tiers, neon_platform.tenants, neon_platform.jobs, neon_platform.api_calls,
                 neon_platform.queue_summary, neon_platform.worker, neon_platform.usage,
-                neon_platform.claims TO PUBLIC;
+                neon_platform.claims, neon_platform.branches, neon_platform.snapshots, neon_platform.restores,
+                neon_platform.versions TO PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.wake_worker() FROM PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.reapply_tier() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION neon_platform.written_by_this_transaction(xid) TO PUBLIC;
@@ -21,3 +22,12 @@ REVOKE ALL ON FUNCTION @extschema@.neon_claim(text, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION neon_platform.managed_row_changed() TO PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_manage_tenants(regclass, name, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_unmanage_tenants(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_snapshot(text, text, timestamptz, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_restore(text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_restore_snapshot(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_undo_restore(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_redo_restore(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_create_branch(text, text, text, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_reset_branch(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_delete_branch(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION neon_platform.enqueue_expired() FROM PUBLIC;

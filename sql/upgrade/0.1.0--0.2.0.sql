@@ -11,7 +11,9 @@ ALTER TABLE neon_platform.jobs
     ADD COLUMN progress jsonb,
     ADD COLUMN mutation_sent_at timestamptz,
     DROP CONSTRAINT jobs_kind_known,
-    ADD CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision', 'claim'));
+    ADD CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision', 'claim',
+                                         'snapshot', 'delete_snapshot', 'restore', 'restore_snapshot',
+                                         'create_branch', 'reset_branch', 'delete_branch', 'expire_branch'));
 
 ALTER TABLE neon_platform.tenants
     ADD COLUMN final_snapshot_id text,
@@ -19,24 +21,7 @@ ALTER TABLE neon_platform.tenants
     ADD COLUMN claim_expires_at timestamptz,
     DROP CONSTRAINT tenants_state_known,
     ADD CONSTRAINT tenants_state_known CHECK (state IN ('provisioning', 'ready', 'failed', 'changing_tier',
-                                                        'deprovisioning', 'deleted', 'claimed'));
-
-CREATE TABLE neon_platform.usage (
-    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    tenant               text NOT NULL REFERENCES neon_platform.tenants (tenant) ON DELETE CASCADE,
-    period_start         timestamptz NOT NULL,
-    period_end           timestamptz,
-    active_time_seconds  bigint NOT NULL,
-    compute_time_seconds bigint NOT NULL,
-    written_data_bytes   bigint NOT NULL,
-    data_transfer_bytes  bigint NOT NULL,
-    logical_size_bytes   bigint NOT NULL,
-    branches             integer,
-    snapshots            integer,
-    read_at              timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX usage_tenant_read_at_idx ON neon_platform.usage (tenant, read_at);
-SELECT pg_catalog.pg_extension_config_dump('neon_platform.usage', '');
+                                                        'deprovisioning', 'deleted', 'claimed', 'restoring'));
 
 -- The worker claims each kind in the order of this index.
 DROP INDEX neon_platform.jobs_due_idx;

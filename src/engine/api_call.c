@@ -145,6 +145,7 @@ job_build_call(Job *job)
 
 	job->config_missing = false;
 	job->waiting_on_operation = false;
+	job->checking_claim = false;
 	if (opwait_needed(job) ? opwait_build(job, &error) : job->step->build(job, &error))
 		return job_outcome(JOB_CALL_AGAIN, NULL);
 	return job_outcome(job->config_missing ? JOB_WAIT_CONFIG : JOB_FAILED, error);

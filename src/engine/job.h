@@ -152,6 +152,8 @@ struct Job
 	bool		config_missing; /* job_set_call() found no key or no api_url */
 	bool		operations_changed; /* view.pending_operations lost an operation that ended */
 	bool		started_operations; /* this job's mutations started some of them */
+	bool		checking_claim; /* the call asks whether the project is still ours (worker.c) */
+	bool		claim_checked;	/* it is: a 404 is the step's own business */
 	bool		project_claimed;	/* Neon no longer knows the project: its end user took it */
 	double		sent_at;		/* wall clock (unix seconds) the mutation left, 0 = not sent */
 

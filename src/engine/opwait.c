@@ -111,14 +111,20 @@ still_running(const NeonOperation *op)
 	return o;
 }
 
-/* An operation ended badly: the job fails with Neon's reason. */
+/*
+ * An operation ended badly: the job fails with Neon's reason, and the
+ * operation (pending at `i`) is over, so no later job fails on it again.
+ */
 static JobOutcome
-operation_failed(Job *job, const NeonOperation *op)
+operation_failed(Job *job, const NeonOperation *op, int i)
 {
-	return job_outcome(JOB_FAILED,
-					   psprintf("Neon operation %s (%s) of project %s ended %s: %s", op->id, op->action,
-								job->view.project_id, neon_operation_status_name(op->status),
-								op->error ? op->error : "no reason given"));
+	JobOutcome	o = job_outcome(JOB_FAILED,
+								psprintf("Neon operation %s (%s) of project %s ended %s: %s", op->id, op->action,
+										 job->view.project_id, neon_operation_status_name(op->status),
+										 op->error ? op->error : "no reason given"));
+
+	forget_operation(job, i);
+	return o;
 }
 
 /*
@@ -145,7 +151,7 @@ judge_operations(Job *job, NeonOperation *ops, int n)
 		if (op == NULL)
 			older = true;
 		else if (neon_operation_outcome(op->status) == NEON_OUTCOME_FAILED)
-			return operation_failed(job, op);
+			return operation_failed(job, op, i);
 		else if (neon_operation_outcome(op->status) == NEON_OUTCOME_IN_PROGRESS)
 			running = op;
 		else
@@ -173,7 +179,7 @@ judge_operation(Job *job, const NeonOperation *op)
 		case NEON_OUTCOME_IN_PROGRESS:
 			return still_running(op);
 		default:
-			return operation_failed(job, op);
+			return operation_failed(job, op, 0);
 	}
 }
 

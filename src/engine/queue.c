@@ -545,6 +545,14 @@ queue_release_config_waits(void)
 	return (int) SPI_processed;
 }
 
+/* Enqueues the deletion of snapshots and branches whose expiry has passed (in SQL: it skips rows others hold). */
+void
+queue_enqueue_expired(void)
+{
+	if (SPI_execute("SELECT neon_platform.enqueue_expired()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "neon_platform: could not enqueue the expired snapshots and branches");
+}
+
 /* Deletes finished jobs and call records older than the retention period. */
 void
 queue_prune(int retention_seconds)

@@ -14,6 +14,14 @@ static const JobKind *const kinds[] = {
 	&change_tier_kind,
 	&deprovision_kind,
 	&claim_kind,
+	&create_branch_kind,
+	&reset_branch_kind,
+	&delete_branch_kind,
+	&expire_branch_kind,
+	&snapshot_kind,
+	&delete_snapshot_kind,
+	&restore_kind,
+	&restore_snapshot_kind,
 };
 
 /* The kind named `name`, or NULL (a kind this version does not know). */

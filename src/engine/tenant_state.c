@@ -55,6 +55,11 @@ static const char *deleted_sql =
 static const char *forget_secret_sql =
 "DELETE FROM neon_platform.tenant_secrets WHERE tenant = $1";
 
+static const char *forget_versions_sql =
+"WITH branches AS (UPDATE neon_platform.branches SET state = 'deleted', updated_at = now()"
+"                   WHERE tenant = $1 AND state <> 'deleted')"
+"UPDATE neon_platform.snapshots SET state = 'deleted', updated_at = now() WHERE tenant = $1 AND state <> 'deleted'";
+
 static const char *operations_sql =
 "UPDATE neon_platform.tenants SET pending_operations = $2, updated_at = now() WHERE tenant = $1";
 
@@ -81,14 +86,19 @@ static SPIPlanPtr operations_plan;
 static SPIPlanPtr tier_changed_plan;
 static SPIPlanPtr deleted_plan;
 static SPIPlanPtr forget_secret_plan;
+static SPIPlanPtr forget_versions_plan;
 static SPIPlanPtr tier_unchanged_plan;
 static SPIPlanPtr usage_plan;
 static SPIPlanPtr claim_link_plan;
 static SPIPlanPtr claimed_plan;
 
-/* Takes the tenant's row without waiting; raises lock_not_available if somebody holds it. */
-static void
-lock_tenant(const char *tenant)
+/*
+ * Takes the tenant's row without waiting; raises lock_not_available if
+ * somebody holds it. The writers of the tenant's other rows (branches,
+ * snapshots, restores) take it first too.
+ */
+void
+tenant_state_lock(const char *tenant)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(tenant)};
@@ -109,7 +119,7 @@ tenant_state_ready(const char *tenant, const NeonProject *p, const char *org_id)
 
 	if (p->password == NULL)
 		elog(ERROR, "neon_platform: Neon returned no password for tenant \"%s\"", tenant);
-	lock_tenant(tenant);
+	tenant_state_lock(tenant);
 	values[0] = text_or_null(tenant, &nulls[0]);
 	values[1] = text_or_null(p->project_id, &nulls[1]);
 	values[2] = text_or_null(p->org_id ? p->org_id : org_id, &nulls[2]);
@@ -139,7 +149,7 @@ tenant_state_job_failed(const char *tenant, const char *while_state, const char 
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[4];
 
-	lock_tenant(tenant);
+	tenant_state_lock(tenant);
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = CStringGetTextDatum(while_state);
 	values[2] = CStringGetTextDatum(new_state);
@@ -154,7 +164,7 @@ tenant_state_note_error(const char *tenant, const char *error)
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 
-	lock_tenant(tenant);
+	tenant_state_lock(tenant);
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = CStringGetTextDatum(error);
 	spi_run(spi_plan(&note_error_plan, note_error_sql, 2, types), values, NULL, SPI_OK_UPDATE);
@@ -167,7 +177,7 @@ tenant_state_set_pending_operations(const char *tenant, char **ids, int n)
 	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
 	Datum		values[2];
 
-	lock_tenant(tenant);
+	tenant_state_lock(tenant);
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = text_array(ids, n);
 	spi_run(spi_plan(&operations_plan, operations_sql, 2, types), values, NULL, SPI_OK_UPDATE);
@@ -181,7 +191,7 @@ tenant_state_tier_changed(const char *tenant, const char *tier, const char *orga
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 
-	lock_tenant(tenant);
+	tenant_state_lock(tenant);
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = CStringGetTextDatum(tier);
 	values[2] = CStringGetTextDatum(organization);
@@ -200,12 +210,25 @@ tenant_state_tier_unchanged(const char *tenant, const char *organization, const 
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 
-	lock_tenant(tenant);
+	tenant_state_lock(tenant);
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = text_or_null(organization, &nulls[1]);
 	values[2] = text_or_null(org_id, &nulls[2]);
 	values[3] = CStringGetTextDatum(error);
 	spi_run(spi_plan(&tier_unchanged_plan, tier_unchanged_sql, 4, types), values, nulls, SPI_OK_UPDATE);
+}
+
+/*
+ * The project is no longer ours (values[0]: the tenant): its password, and
+ * the branches and snapshots it held, are gone with it.
+ */
+static void
+forget_project(Datum *values)
+{
+	Oid			types[1] = {TEXTOID};
+
+	spi_run(spi_plan(&forget_secret_plan, forget_secret_sql, 1, types), values, NULL, SPI_OK_DELETE);
+	spi_run(spi_plan(&forget_versions_plan, forget_versions_sql, 1, types), values, NULL, SPI_OK_UPDATE);
 }
 
 /* The tenant's project is gone: the row stays for the record, the password does not. */
@@ -216,11 +239,11 @@ tenant_state_deleted(const char *tenant, const char *final_snapshot_id)
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 
-	lock_tenant(tenant);
+	tenant_state_lock(tenant);
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = text_or_null(final_snapshot_id, &nulls[1]);
 	spi_run(spi_plan(&deleted_plan, deleted_sql, 2, types), values, nulls, SPI_OK_UPDATE);
-	spi_run(spi_plan(&forget_secret_plan, forget_secret_sql, 1, types), values, NULL, SPI_OK_DELETE);
+	forget_project(values);
 }
 
 /*
@@ -234,7 +257,7 @@ tenant_state_usage_read(const char *tenant, const NeonUsage *u)
 	Datum		values[10];
 	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
-	lock_tenant(tenant);
+	tenant_state_lock(tenant);
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = CStringGetTextDatum(u->period_start);
 	values[2] = text_or_null(u->period_end, &nulls[2]);
@@ -255,7 +278,7 @@ tenant_state_claim_link(const char *tenant, const char *url, const char *expires
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[3];
 
-	lock_tenant(tenant);
+	tenant_state_lock(tenant);
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = CStringGetTextDatum(url);
 	values[2] = CStringGetTextDatum(expires_at);
@@ -272,9 +295,37 @@ tenant_state_claimed(const char *tenant, const char *error)
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 
-	lock_tenant(tenant);
+	tenant_state_lock(tenant);
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = CStringGetTextDatum(error);
 	spi_run(spi_plan(&claimed_plan, claimed_sql, 2, types), values, NULL, SPI_OK_UPDATE);
-	spi_run(spi_plan(&forget_secret_plan, forget_secret_sql, 1, types), values, NULL, SPI_OK_DELETE);
+	forget_project(values);
+}
+
+static const char *restore_ended_sql =
+"UPDATE neon_platform.tenants"
+"   SET state = 'ready', branch_id = coalesce($2, branch_id), endpoint_id = coalesce($3, endpoint_id),"
+"       last_error = $4, updated_at = now()"
+" WHERE tenant = $1 AND state = 'restoring'";
+
+static SPIPlanPtr restore_ended_plan;
+
+/*
+ * A restore job ended: the tenant is usable again, with the reason when it
+ * failed. A finalized snapshot restore gives production a new branch id
+ * (NULLs: the ids stay), which the stored ids follow.
+ */
+void
+tenant_state_restore_ended(const char *tenant, const char *branch_id, const char *endpoint_id, const char *error)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	tenant_state_lock(tenant);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = text_or_null(branch_id, &nulls[1]);
+	values[2] = text_or_null(endpoint_id, &nulls[2]);
+	values[3] = text_or_null(error, &nulls[3]);
+	spi_run(spi_plan(&restore_ended_plan, restore_ended_sql, 4, types), values, nulls, SPI_OK_UPDATE);
 }

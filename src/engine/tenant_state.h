@@ -9,6 +9,7 @@
 #include "neon/neon_projects.h"
 #include "neon/neon_usage.h"
 
+extern void tenant_state_lock(const char *tenant);
 extern void tenant_state_ready(const char *tenant, const NeonProject *project, const char *org_id);
 extern void tenant_state_job_failed(const char *tenant, const char *while_state, const char *new_state,
 									const char *error);
@@ -22,5 +23,7 @@ extern void tenant_state_set_pending_operations(const char *tenant, char **ids, 
 extern void tenant_state_claim_link(const char *tenant, const char *url, const char *expires_at);
 extern void tenant_state_claimed(const char *tenant, const char *error);
 extern void tenant_state_usage_read(const char *tenant, const NeonUsage *usage);
+extern void tenant_state_restore_ended(const char *tenant, const char *branch_id, const char *endpoint_id,
+									   const char *error);
 
 #endif							/* NEON_PLATFORM_TENANT_STATE_H */

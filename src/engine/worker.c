@@ -48,8 +48,8 @@
 
 /* Longest sleep without looking at the queue: covers COMMIT PREPARED and clock changes. */
 #define SAFETY_POLL_SECONDS 10.0
-/* How often finished jobs and call records are pruned. */
-#define PRUNE_INTERVAL_SECONDS 60.0
+/* How often expired snapshots and branches are looked for, and old rows pruned. */
+#define HOUSEKEEPING_INTERVAL_SECONDS 10.0
 /* Retrying outcomes that could not be recorded: 0.1 s doubling up to 5 s. */
 #define RECORD_RETRY_BASE_SECONDS 0.1
 #define RECORD_RETRY_CAP_SECONDS 5.0
@@ -79,7 +79,7 @@ typedef struct Worker
 	int			n_fresh;
 	int			active[JOB_LANES];	/* claimed and not yet ended */
 	double		claim_at[JOB_LANES];	/* when to look for due jobs next (http_now() clock) */
-	double		prune_at;
+	double		housekeeping_at;
 	double		pause_until;	/* after a failed pass */
 	int			failed_passes;
 	bool		schema_ready;
@@ -195,7 +195,7 @@ apply_new_settings(Worker *w)
 	http_engine_configure(w->engine, neon_max_inflight_requests, neon_request_timeout_ms);
 	configure_limiters(w, false);
 	w->claim_at[LANE_INTERACTIVE] = w->claim_at[LANE_BACKGROUND] = 0;
-	w->prune_at = 0;
+	w->housekeeping_at = 0;
 	w->release_config_waits = true;
 }
 
@@ -271,13 +271,33 @@ unknown_outcome(Job *job, HttpRequest *req)
 }
 
 /*
- * A tenant whose end user was given a claim link, and whose project Neon
- * no longer knows: the user took it into their own account. The job ends
- * there, and the tenant is managed no more.
+ * A 404 for a tenant whose end user was given a claim link may mean the
+ * user took the project. GET /projects/{id} tells: 404 there too, and the
+ * job ends as claimed; otherwise the 404 was about something else (a
+ * snapshot Neon expired), and the step is made again to meet it itself.
  */
 static JobOutcome
-project_claimed(Job *job, HttpRequest *req)
+check_claim(Job *job)
 {
+	const char *error = NULL;
+
+	job->checking_claim = true;
+	if (job_set_call(job, "GET", KEY_TENANT_ORG, api_path("/projects/%s", job->view.project_id), NULL, &error))
+		return job_outcome(JOB_CALL_AGAIN, NULL);
+	return job_outcome(job->config_missing ? JOB_WAIT_CONFIG : JOB_FAILED, error);
+}
+
+/*
+ * The answer to check_claim(): the project is gone (the job ends, and the
+ * tenant is managed no more), or it is still ours.
+ */
+static JobOutcome
+claim_checked(Job *job, HttpRequest *req)
+{
+	job->checking_claim = false;
+	job->claim_checked = true;
+	if (req->status != 404)
+		return job_build_call(job);
 	job->project_claimed = true;
 	return job_outcome(JOB_FAILED,
 					   psprintf("the project was claimed: its end user took it into their own Neon account (%s)",
@@ -310,8 +330,11 @@ decide(Job *job, HttpRequest *req)
 		return retry_same(job, req);
 	if (req->status == 401)
 		return job_outcome(JOB_WAIT_CONFIG, psprintf("Neon refused the API key: %s", job_answer_text(job, req)));
-	if (req->status == 404 && job->view.claim_made && !job->operations_by_id && job->step->batch == NULL)
-		return project_claimed(job, req);
+	if (job->checking_claim)
+		return claim_checked(job, req);
+	if (req->status == 404 && job->view.claim_made && !job->claim_checked && !job->operations_by_id
+		&& job->step->batch == NULL)
+		return check_claim(job);
 	if (req->status == 0 || req->status >= 500)
 		return (job->call_is_mutation && job->step->lookup_step) ? unknown_outcome(job, req) : retry_same(job, req);
 	if (job->waiting_on_operation)
@@ -735,19 +758,23 @@ claim_and_send(Worker *w)
 	}
 }
 
-/* Deletes old finished jobs and call records, once a minute. */
+/*
+ * Every 10 seconds: expired snapshots and branches get their background
+ * deletion jobs, and finished jobs and call records past the retention
+ * are deleted.
+ */
 static void
-prune_old_rows(Worker *w)
+housekeeping(Worker *w)
 {
 	double		now = http_now();
 
-	if (now < w->prune_at)
+	if (now < w->housekeeping_at)
 		return;
-	w->prune_at = now + PRUNE_INTERVAL_SECONDS;
-	if (neon_job_retention_s <= 0)
-		return;
-	db_begin("pruning finished jobs");
-	queue_prune(neon_job_retention_s);
+	w->housekeeping_at = now + HOUSEKEEPING_INTERVAL_SECONDS;
+	db_begin("housekeeping");
+	queue_enqueue_expired();
+	if (neon_job_retention_s > 0)
+		queue_prune(neon_job_retention_s);
 	db_commit();
 }
 
@@ -801,7 +828,7 @@ next_timeout_ms(Worker *w)
 		outcomes_due(w, now, &next);
 		seconds = Min(seconds, next - now);
 	}
-	seconds = Min(seconds, w->prune_at - now);
+	seconds = Min(seconds, w->housekeeping_at - now);
 	seconds = Max(seconds, w->pause_until - now);
 	return seconds <= 0 ? 0 : (long) ceil(seconds * 1000.0);
 }
@@ -838,7 +865,7 @@ worker_pass(Worker *w)
 	collect_answers(w);
 	record_outcomes(w);
 	claim_and_send(w);
-	prune_old_rows(w);
+	housekeeping(w);
 }
 
 /*

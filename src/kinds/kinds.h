@@ -13,5 +13,13 @@ extern const JobKind apply_tier_kind;
 extern const JobKind change_tier_kind;
 extern const JobKind deprovision_kind;
 extern const JobKind claim_kind;
+extern const JobKind create_branch_kind;
+extern const JobKind reset_branch_kind;
+extern const JobKind delete_branch_kind;
+extern const JobKind expire_branch_kind;
+extern const JobKind snapshot_kind;
+extern const JobKind delete_snapshot_kind;
+extern const JobKind restore_kind;
+extern const JobKind restore_snapshot_kind;
 
 #endif							/* NEON_PLATFORM_KINDS_H */

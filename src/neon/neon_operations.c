@@ -281,6 +281,31 @@ neon_parse_operation_ids(const char *body, char ***ids, int *n, char **error)
 	return parsed;
 }
 
+/* Reads one resource's id and the operations of a mutation's answer. */
+bool
+neon_parse_mutation_answer(const char *body, const char *member, char **id, char ***operation_ids, int *n,
+						   char **error)
+{
+	json_object *root;
+	bool		parsed;
+
+	*id = NULL;
+	*operation_ids = NULL;
+	*n = 0;
+	*error = NULL;
+	if ((root = neon_parse_object(body, error)) == NULL)
+		return false;
+	parsed = neon_take_member(member, neon_object_member(root, member), "id", NEON_VALUE_ID, true, id, error)
+		&& neon_take_operation_ids(root, operation_ids, n, error);
+	json_object_put(root);
+	if (!parsed)
+	{
+		free(*id);
+		*id = NULL;
+	}
+	return parsed;
+}
+
 /* Frees a list of operation ids. */
 void
 neon_operation_ids_free(char **ids, int n)

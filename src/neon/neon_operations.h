@@ -63,6 +63,14 @@ extern void neon_operation_free(NeonOperation *op);
  * one is kept, so that the wait reports its failure). *ids is NULL when
  * there are none, an absent operations[] included.
  */
+/*
+ * The answer of a mutation that made or changed one resource:
+ * {"<member>": {"id": ...}, "operations": [...]}: its (checked) id and the
+ * operations to wait for. Nothing is returned on failure.
+ */
+extern bool neon_parse_mutation_answer(const char *body, const char *member, char **id,
+									   char ***operation_ids, int *n, char **error);
+
 extern bool neon_parse_operation_ids(const char *body, char ***ids, int *n, char **error);
 
 extern void neon_operation_ids_free(char **ids, int n);

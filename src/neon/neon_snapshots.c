@@ -1,7 +1,8 @@
 /*
  * neon_snapshots.c
  *		Parsing of snapshot answers: the one a create returns, and the
- *		list searched by name when a create's answer was lost.
+ *		list, searched by name when a create's answer was lost and by id
+ *		to confirm a create or a delete.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,30 +16,15 @@
 bool
 neon_parse_snapshot(const char *body, char **snapshot_id, char ***operation_ids, int *n, char **error)
 {
-	json_object *root;
-	bool		parsed;
-
-	*snapshot_id = NULL;
-	*operation_ids = NULL;
-	*n = 0;
-	*error = NULL;
-	if ((root = neon_parse_object(body, error)) == NULL)
-		return false;
-	parsed = neon_take_member("snapshot", neon_object_member(root, "snapshot"), "id", NEON_VALUE_ID, true,
-							  snapshot_id, error)
-		&& neon_take_operation_ids(root, operation_ids, n, error);
-	json_object_put(root);
-	if (!parsed)
-	{
-		free(*snapshot_id);
-		*snapshot_id = NULL;
-	}
-	return parsed;
+	return neon_parse_mutation_answer(body, "snapshot", snapshot_id, operation_ids, n, error);
 }
 
-/* Finds the snapshot named `name` in {"snapshots": [...]}; every id on the page is checked. */
-bool
-neon_find_snapshot_by_name(const char *body, const char *name, char **snapshot_id, char **error)
+/*
+ * Finds in {"snapshots": [...]} the first snapshot whose member `key` is
+ * `value`, and gives its id; every id on the page is checked.
+ */
+static bool
+find_snapshot(const char *body, const char *key, const char *value, char **snapshot_id, char **error)
 {
 	json_object *root;
 	json_object *list;
@@ -61,7 +47,7 @@ neon_find_snapshot_by_name(const char *body, const char *name, char **snapshot_i
 		char	   *id = NULL;
 
 		parsed = neon_take_member("snapshots[]", s, "id", NEON_VALUE_ID, true, &id, error);
-		if (parsed && *snapshot_id == NULL && neon_member_equals(s, "name", name))
+		if (parsed && *snapshot_id == NULL && neon_member_equals(s, key, value))
 			*snapshot_id = id;
 		else
 			free(id);
@@ -73,4 +59,24 @@ neon_find_snapshot_by_name(const char *body, const char *name, char **snapshot_i
 		*snapshot_id = NULL;
 	}
 	return parsed;
+}
+
+/* The snapshot named `name`: a create whose answer was lost, looked up. */
+bool
+neon_find_snapshot_by_name(const char *body, const char *name, char **snapshot_id, char **error)
+{
+	return find_snapshot(body, "name", name, snapshot_id, error);
+}
+
+/* Whether the snapshot `snapshot_id` is listed: after its create or its delete ended. */
+bool
+neon_snapshot_listed(const char *body, const char *snapshot_id, bool *listed, char **error)
+{
+	char	   *found = NULL;
+
+	if (!find_snapshot(body, "id", snapshot_id, &found, error))
+		return false;
+	*listed = found != NULL;
+	free(found);
+	return true;
 }

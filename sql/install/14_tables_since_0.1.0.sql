@@ -1,0 +1,87 @@
+
+---------------------------------------------------------------------------
+-- Tables added since 0.1.0 (the upgrade from it creates them with this piece)
+---------------------------------------------------------------------------
+
+CREATE TABLE neon_platform.usage (
+    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant               text NOT NULL REFERENCES neon_platform.tenants (tenant) ON DELETE CASCADE,
+    period_start         timestamptz NOT NULL,
+    period_end           timestamptz,
+    active_time_seconds  bigint NOT NULL,
+    compute_time_seconds bigint NOT NULL,
+    written_data_bytes   bigint NOT NULL,
+    data_transfer_bytes  bigint NOT NULL,
+    logical_size_bytes   bigint NOT NULL,
+    branches             integer,
+    snapshots            integer,
+    read_at              timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX usage_tenant_read_at_idx ON neon_platform.usage (tenant, read_at);
+
+CREATE TABLE neon_platform.branches (
+    tenant           text NOT NULL REFERENCES neon_platform.tenants (tenant),
+    name             text NOT NULL,
+    kind             text NOT NULL,
+    state            text NOT NULL DEFAULT 'creating',
+    branch_id        text UNIQUE,
+    parent           text,
+    parent_branch_id text,
+    parent_time      timestamptz,
+    endpoint_id      text,
+    host             text,
+    pooler_host      text,
+    expires_at       timestamptz,
+    last_error       text,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    ready_at         timestamptz,
+    PRIMARY KEY (tenant, name),
+    CONSTRAINT branches_name_format CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$'),
+    CONSTRAINT branches_kind_known CHECK (kind IN ('development', 'backup')),
+    CONSTRAINT branches_state_known CHECK (state IN ('creating', 'ready', 'resetting', 'deleting', 'deleted', 'failed')),
+    CONSTRAINT branches_ready_has_id CHECK (state NOT IN ('ready', 'resetting') OR branch_id IS NOT NULL)
+);
+CREATE INDEX branches_expires_idx ON neon_platform.branches (expires_at) WHERE state = 'ready';
+
+CREATE TABLE neon_platform.snapshots (
+    tenant      text NOT NULL REFERENCES neon_platform.tenants (tenant),
+    name        text NOT NULL,
+    state       text NOT NULL DEFAULT 'creating',
+    snapshot_id text UNIQUE,
+    expires_at  timestamptz,
+    last_error  text,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    ready_at    timestamptz,
+    PRIMARY KEY (tenant, name),
+    CONSTRAINT snapshots_name_format CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,62}$'),
+    CONSTRAINT snapshots_state_known CHECK (state IN ('creating', 'ready', 'deleting', 'deleted', 'failed')),
+    CONSTRAINT snapshots_ready_has_id CHECK (state <> 'ready' OR snapshot_id IS NOT NULL)
+);
+CREATE INDEX snapshots_expires_idx ON neon_platform.snapshots (expires_at) WHERE state = 'ready';
+
+CREATE TABLE neon_platform.restores (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant        text NOT NULL REFERENCES neon_platform.tenants (tenant),
+    kind          text NOT NULL,
+    to_time       timestamptz,
+    snapshot      text,
+    state         text NOT NULL DEFAULT 'restoring',
+    backup_branch text NOT NULL,
+    redo_branch   text,
+    job_id        bigint,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT restores_kind_known CHECK (kind IN ('point_in_time', 'snapshot')),
+    CONSTRAINT restores_state_known CHECK (state IN ('restoring', 'applied', 'undoing', 'undone', 'redoing',
+                                                     'discarded', 'failed')),
+    CONSTRAINT restores_target CHECK ((kind = 'point_in_time') = (to_time IS NOT NULL)
+                                      AND (kind = 'snapshot') = (snapshot IS NOT NULL))
+);
+CREATE INDEX restores_tenant_idx ON neon_platform.restores (tenant, id);
+
+SELECT pg_catalog.pg_extension_config_dump('neon_platform.usage', '');
+SELECT pg_catalog.pg_extension_config_dump('neon_platform.branches', '');
+SELECT pg_catalog.pg_extension_config_dump('neon_platform.snapshots', '');
+SELECT pg_catalog.pg_extension_config_dump('neon_platform.restores', '');
