@@ -102,6 +102,13 @@ run_sql "SELECT neon_wait(max(id)) AS acme_upgraded FROM neon_platform.jobs WHER
 run_sql "UPDATE neon_platform.tiers SET suspend_timeout_seconds = 600 WHERE name = 'pro'"
 run_sql "SELECT neon_wait(max(id)) AS pro_reapplied FROM neon_platform.jobs WHERE kind = 'apply_tier'"
 run_sql "SELECT tenant, tier, organization, state, last_error FROM neon_platform.tenants ORDER BY tenant"
+for call in "neon_snapshot('globex', 'before-migration')" "neon_restore('globex', now() - interval '1 second')" \
+    "neon_undo_restore('globex')" "neon_create_branch('globex', 'dev')"; do
+    run_sql "SELECT $call AS job"
+    run_sql "SELECT neon_wait(max(id)) FROM neon_platform.jobs"
+done
+run_sql "SELECT tenant, at, kind, name, state, next_undo, next_redo FROM neon_platform.versions ORDER BY at DESC"
+run_sql "SELECT tenant, name, kind, state, pooler_host, expires_at FROM neon_platform.branches ORDER BY tenant, name"
 run_sql "SELECT kind, state, jobs, max_attempts_so_far FROM neon_platform.queue_summary ORDER BY kind, state"
 run_sql "SELECT id, tenant, kind, state, attempts, last_http_status, finished_at - created_at AS took FROM neon_platform.jobs ORDER BY id"
 run_sql "SELECT job_id, method, path, status, round(latency_ms::numeric, 1) AS ms, request_id FROM neon_platform.api_calls ORDER BY id"

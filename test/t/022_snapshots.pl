@@ -139,6 +139,15 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM neon_platform.snapshots WH
 is(join(',', sort keys %{ neon_snapshots('p-1') }), 'p-1,p-2,p-3,p-4', 'Neon holds the four');
 $cost{pro} = (scalar(tenant_requests('p-1')) - 1) / 4;
 
+note 'the limit and replace on the pro tenant (its tier lowered to 4 snapshots)';
+$node->safe_psql('postgres', "UPDATE neon_platform.tiers SET max_snapshots = 4 WHERE name = 'pro'");
+my ($ret, undef, $err) = $node->psql('postgres', "SELECT neon_snapshot('p-1', 'p-5')");
+ok($ret != 0 && $err =~ /has reached the snapshot limit of tier "pro" \(4\)/, 'a fifth is refused in SQL');
+my $fifth = $node->safe_psql('postgres', "SELECT neon_snapshot('p-1', 'p-5', replace => true)");
+is($node->safe_psql('postgres', "SELECT neon_wait($fifth)"), 'succeeded', 'with replace => true it succeeds');
+is(join(',', sort keys %{ neon_snapshots('p-1') }), 'p-2,p-3,p-4,p-5', 'Neon holds the four newest: the oldest was replaced');
+$node->safe_psql('postgres', "UPDATE neon_platform.tiers SET max_snapshots = 10 WHERE name = 'pro'");
+
 note 'a create whose answer is lost: looked up by name, not repeated';
 $emu->config({ faults => [ { route => 'POST /projects/{project_id}/branches/{branch_id}/snapshot', kind => 'reset', when => 'after', count => 1 } ] });
 $emu->clear_requests;
