@@ -129,7 +129,8 @@ CREATE TABLE neon_platform.jobs (
     mutation_sent_at timestamptz,
     CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision', 'claim',
                                          'snapshot', 'delete_snapshot', 'restore', 'restore_snapshot',
-                                         'create_branch', 'reset_branch', 'delete_branch', 'expire_branch')),
+                                         'create_branch', 'reset_branch', 'delete_branch', 'expire_branch',
+                                         'usage_sweep', 'read_usage')),
     CONSTRAINT jobs_state_known CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
     CONSTRAINT jobs_finished_when_terminal CHECK (
         (state IN ('succeeded', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),

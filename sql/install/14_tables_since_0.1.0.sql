@@ -4,20 +4,32 @@
 ---------------------------------------------------------------------------
 
 CREATE TABLE neon_platform.usage (
-    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tenant               text NOT NULL REFERENCES neon_platform.tenants (tenant) ON DELETE CASCADE,
     period_start         timestamptz NOT NULL,
     period_end           timestamptz,
-    active_time_seconds  bigint NOT NULL,
-    compute_time_seconds bigint NOT NULL,
-    written_data_bytes   bigint NOT NULL,
-    data_transfer_bytes  bigint NOT NULL,
-    logical_size_bytes   bigint NOT NULL,
+    active_time_seconds  bigint,
+    compute_time_seconds bigint,
+    written_data_bytes   bigint,
+    data_transfer_bytes  bigint,
+    logical_size_bytes   bigint,
     branches             integer,
     snapshots            integer,
-    read_at              timestamptz NOT NULL DEFAULT now()
+    read_at              timestamptz NOT NULL DEFAULT now(),
+    detail_read_at       timestamptz,
+    PRIMARY KEY (tenant, period_start)
 );
-CREATE INDEX usage_tenant_read_at_idx ON neon_platform.usage (tenant, read_at);
+
+CREATE TABLE neon_platform.alerts (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant       text NOT NULL REFERENCES neon_platform.tenants (tenant) ON DELETE CASCADE,
+    metric       text NOT NULL,
+    threshold    integer NOT NULL,
+    percent_used numeric NOT NULL,
+    period_start timestamptz NOT NULL,
+    period_end   timestamptz,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (tenant, metric, period_start, threshold)
+);
 
 CREATE TABLE neon_platform.branches (
     tenant           text NOT NULL REFERENCES neon_platform.tenants (tenant),
@@ -82,6 +94,7 @@ CREATE TABLE neon_platform.restores (
 CREATE INDEX restores_tenant_idx ON neon_platform.restores (tenant, id);
 
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.usage', '');
+SELECT pg_catalog.pg_extension_config_dump('neon_platform.alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.branches', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.snapshots', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.restores', '');

@@ -24,11 +24,15 @@ COMMENT ON COLUMN neon_platform.tenants.claim_url IS
     'The link neon_claim() made for the end user to take the project into their own Neon account';
 COMMENT ON COLUMN neon_platform.tenants.claim_expires_at IS 'When the claim link stops working';
 COMMENT ON TABLE neon_platform.usage IS
-    'What the worker read of a tenant''s consumption, one row per reading; the latest is the tenant''s current usage';
+    'A tenant''s consumption per Neon period, as the worker last read it (sweeps, detail reads, downgrade checks); past periods are the history';
 COMMENT ON COLUMN neon_platform.usage.period_start IS 'Start of Neon''s consumption period the counters belong to';
 COMMENT ON COLUMN neon_platform.usage.active_time_seconds IS 'Period counters as Neon''s quota fields name them';
 COMMENT ON COLUMN neon_platform.usage.logical_size_bytes IS 'The largest logical size of the project''s branches (Neon''s quota is per branch)';
 COMMENT ON COLUMN neon_platform.usage.branches IS 'Branches of the project, NULL when not read';
+COMMENT ON COLUMN neon_platform.usage.read_at IS 'When any figure of the row was last read (a sweep''s project list gives active time and storage)';
+COMMENT ON COLUMN neon_platform.usage.detail_read_at IS 'When GET /projects/{id} last gave every period counter';
+COMMENT ON TABLE neon_platform.alerts IS
+    'Quota alerts: a tenant''s metric crossed a threshold (neon_platform.alert_thresholds) in a period; each is also sent with NOTIFY neon_platform_alerts';
 COMMENT ON COLUMN neon_platform.usage.snapshots IS 'Snapshots of the project, NULL when not read';
 COMMENT ON TABLE neon_platform.branches IS
     'The development and backup branches of the tenants'' projects (production is on tenants), as the worker made them';

@@ -151,7 +151,7 @@ AS $function$
       FROM (SELECT u.*, (u.period_end IS NULL OR u.period_end > now()) AS running
               FROM neon_platform.usage AS u
              WHERE u.tenant = tier_misfits.tenant
-             ORDER BY u.read_at DESC, u.id DESC LIMIT 1) AS u,
+             ORDER BY u.period_start DESC LIMIT 1) AS u,
            LATERAL (VALUES
                (1, 'logical_size_bytes', u.logical_size_bytes, target.logical_size_bytes, true),
                (2, 'active_time_seconds', u.active_time_seconds, target.active_time_seconds, u.running),

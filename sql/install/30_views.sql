@@ -60,3 +60,25 @@ SELECT r.tenant,
  WHERE r.state <> 'discarded';
 COMMENT ON VIEW neon_platform.versions IS
     'A tenant''s timeline for an undo/redo UI (ORDER BY at DESC): snapshots, and restores with the one neon_undo_restore() would undo (next_undo) and the one neon_redo_restore() would redo (next_redo)';
+
+CREATE OR REPLACE VIEW neon_platform.quota_status AS
+SELECT t.tenant,
+       m.metric,
+       m.used,
+       m.quota,
+       round(m.used * 100.0 / nullif(m.quota, 0), 1) AS percent_used,
+       coalesce(m.quota > 0 AND m.used >= m.quota AND m.metric <> 'logical_size_bytes', false) AS suspended,
+       u.read_at AS as_of
+  FROM neon_platform.tenants AS t
+  JOIN neon_platform.tiers AS r ON r.name = t.tier
+  JOIN LATERAL (SELECT * FROM neon_platform.usage AS x WHERE x.tenant = t.tenant
+                 ORDER BY x.period_start DESC LIMIT 1) AS u ON u.period_end IS NULL OR u.period_end > now()
+ CROSS JOIN LATERAL (VALUES
+       ('active_time_seconds', u.active_time_seconds, r.active_time_seconds),
+       ('compute_time_seconds', u.compute_time_seconds, r.compute_time_seconds),
+       ('written_data_bytes', u.written_data_bytes, r.written_data_bytes),
+       ('data_transfer_bytes', u.data_transfer_bytes, r.data_transfer_bytes),
+       ('logical_size_bytes', u.logical_size_bytes, r.logical_size_bytes)) AS m(metric, used, quota)
+ WHERE t.state NOT IN ('deleted', 'claimed') AND m.used IS NOT NULL;
+COMMENT ON VIEW neon_platform.quota_status IS
+    'Each tenant''s use of each quota of its tier in the current period, as last read; suspended: a period quota is used up (Neon suspends the computes)';

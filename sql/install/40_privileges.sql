@@ -7,7 +7,7 @@ GRANT USAGE ON SCHEMA neon_platform TO PUBLIC;
 GRANT SELECT ON neon_platform.tiers, neon_platform.tenants, neon_platform.jobs, neon_platform.api_calls,
                 neon_platform.queue_summary, neon_platform.worker, neon_platform.usage,
                 neon_platform.claims, neon_platform.branches, neon_platform.snapshots, neon_platform.restores,
-                neon_platform.versions TO PUBLIC;
+                neon_platform.versions, neon_platform.alerts, neon_platform.quota_status TO PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.wake_worker() FROM PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.reapply_tier() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION neon_platform.written_by_this_transaction(xid) TO PUBLIC;
@@ -31,3 +31,5 @@ REVOKE ALL ON FUNCTION @extschema@.neon_create_branch(text, text, text, timestam
 REVOKE ALL ON FUNCTION @extschema@.neon_reset_branch(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_delete_branch(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.enqueue_expired() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_sync_usage() FROM PUBLIC;
+REVOKE ALL ON FUNCTION neon_platform.raise_alerts() FROM PUBLIC;

@@ -13,7 +13,8 @@ ALTER TABLE neon_platform.jobs
     DROP CONSTRAINT jobs_kind_known,
     ADD CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision', 'claim',
                                          'snapshot', 'delete_snapshot', 'restore', 'restore_snapshot',
-                                         'create_branch', 'reset_branch', 'delete_branch', 'expire_branch'));
+                                         'create_branch', 'reset_branch', 'delete_branch', 'expire_branch',
+                                         'usage_sweep', 'read_usage'));
 
 ALTER TABLE neon_platform.tenants
     ADD COLUMN final_snapshot_id text,

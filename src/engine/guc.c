@@ -30,6 +30,9 @@ int			neon_background_rate_share = 20;
 int			neon_max_attempts = 10;
 int			neon_job_retention_s = 7 * 24 * 3600;
 bool		neon_paused = false;
+char	   *neon_alert_thresholds = NULL;
+int			neon_usage_poll_interval_s = 900;
+int			neon_usage_detail_reads = 100;
 
 void		_PG_init(void);
 
@@ -147,6 +150,59 @@ define_pacing_settings(void)
 }
 
 /*
+ * alert_thresholds is read in SQL on every usage reading: only a list of
+ * whole percents from 1 to 1000, comma-separated, gets through.
+ */
+static bool
+check_alert_thresholds(char **newval, void **extra pg_attribute_unused(), GucSource source pg_attribute_unused())
+{
+	const char *p = *newval;
+
+	while (*p)
+	{
+		char	   *end;
+		long		value;
+
+		while (*p == ' ')
+			p++;
+		value = strtol(p, &end, 10);
+		if (end == p || value < 1 || value > 1000)
+		{
+			GUC_check_errdetail("neon_platform.alert_thresholds takes whole percents from 1 to 1000, separated by commas.");
+			return false;
+		}
+		for (p = end; *p == ' '; p++)
+			;
+		if (*p == ',')
+			p++;
+		else if (*p)
+		{
+			GUC_check_errdetail("neon_platform.alert_thresholds takes whole percents from 1 to 1000, separated by commas.");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* How often tenants' usage is read, how many are read in detail, and when to alert. */
+static void
+define_usage_settings(void)
+{
+	DefineCustomIntVariable("neon_platform.usage_poll_interval",
+							"Time between two sweeps that read every tenant's usage (0 = only neon_sync_usage()).",
+							NULL, &neon_usage_poll_interval_s, 900, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("neon_platform.usage_detail_reads",
+							"Most tenants a sweep reads in detail (GET /projects/{id}), those closest to a quota first.",
+							NULL, &neon_usage_detail_reads, 100, 0, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("neon_platform.alert_thresholds",
+							   "Percents of a quota at which a tenant gets an alert (neon_platform.alerts, NOTIFY neon_platform_alerts).",
+							   NULL, &neon_alert_thresholds, "80,95",
+							   PGC_SIGHUP, 0, check_alert_thresholds, NULL, NULL);
+}
+
+/*
  * The library must be preloaded: it reserves shared memory and starts the
  * worker at server start.
  */
@@ -162,6 +218,7 @@ _PG_init(void)
 	define_endpoint_settings();
 	define_key_settings();
 	define_pacing_settings();
+	define_usage_settings();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("neon_platform");
 #else

@@ -116,6 +116,12 @@ typedef struct JobKind
 	bool		(*load) (Job *job, const char *args, const char *progress, const char **error);
 	/* What the job has learned so far, as JSON for jobs.progress (NULL: nothing). */
 	char	   *(*save_progress) (Job *job);
+	/*
+	 * Writes what the answer just taken taught to the kind's own rows (a
+	 * page of a project list), in the transaction that records it, whatever
+	 * the outcome (NULL: nothing).
+	 */
+	void		(*record_answer) (Job *job);
 	/* Writes a success or a permanent failure to the tenant (tenant_state.c). */
 	void		(*record_success) (Job *job);
 	void		(*record_failure) (Job *job, const char *error);

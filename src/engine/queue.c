@@ -148,6 +148,7 @@ static SPIPlanPtr fail_plan;
 static SPIPlanPtr retry_plan;
 static SPIPlanPtr prune_jobs_plan;
 static SPIPlanPtr prune_calls_plan;
+static SPIPlanPtr due_sweep_plan;
 
 /*
  * Whether the extension is created in this database at the version of this
@@ -507,6 +508,8 @@ queue_apply_outcome(Job *job)
 	const char *step = job->step ? job->step->name : NULL;
 	double		delay;
 
+	if (job->kind && job->kind->record_answer)
+		job->kind->record_answer(job);
 	switch (o->verdict)
 	{
 		case JOB_CALL_AGAIN:
@@ -551,6 +554,17 @@ queue_enqueue_expired(void)
 {
 	if (SPI_execute("SELECT neon_platform.enqueue_expired()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "neon_platform: could not enqueue the expired snapshots and branches");
+}
+
+/* Enqueues a usage sweep when none ran for `poll_interval_seconds` (0: never). */
+void
+queue_enqueue_due_sweep(int poll_interval_seconds)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(poll_interval_seconds)};
+
+	spi_run(spi_plan(&due_sweep_plan, "SELECT neon_platform.enqueue_due_sweep($1)", 1, argtypes), values, NULL,
+			SPI_OK_SELECT);
 }
 
 /* Deletes finished jobs and call records older than the retention period. */

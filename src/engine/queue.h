@@ -17,6 +17,7 @@ extern double queue_apply_outcome(Job *job);
 extern int	queue_release_config_waits(void);
 extern void queue_prune(int retention_seconds);
 extern void queue_enqueue_expired(void);
+extern void queue_enqueue_due_sweep(int poll_interval_seconds);
 extern void job_free(Job *job);
 
 #endif							/* NEON_PLATFORM_QUEUE_H */

@@ -22,6 +22,8 @@ static const JobKind *const kinds[] = {
 	&delete_snapshot_kind,
 	&restore_kind,
 	&restore_snapshot_kind,
+	&usage_sweep_kind,
+	&read_usage_kind,
 };
 
 /* The kind named `name`, or NULL (a kind this version does not know). */

@@ -25,5 +25,8 @@ extern int	neon_background_rate_share;
 extern int	neon_max_attempts;
 extern int	neon_job_retention_s;
 extern bool neon_paused;
+extern char *neon_alert_thresholds;
+extern int	neon_usage_poll_interval_s;
+extern int	neon_usage_detail_reads;
 
 #endif							/* NEON_PLATFORM_SETTINGS_H */

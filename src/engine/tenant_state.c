@@ -73,9 +73,7 @@ static const char *claimed_sql =
 " WHERE tenant = $1";
 
 static const char *usage_sql =
-"INSERT INTO neon_platform.usage (tenant, period_start, period_end, active_time_seconds, compute_time_seconds,"
-"                                 written_data_bytes, data_transfer_bytes, logical_size_bytes, branches, snapshots)"
-"VALUES ($1, $2::timestamptz, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10)";
+"SELECT neon_platform.record_usage($1, $2::timestamptz, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10, true)";
 
 static SPIPlanPtr lock_plan;
 static SPIPlanPtr ready_plan;
@@ -247,8 +245,10 @@ tenant_state_deleted(const char *tenant, const char *final_snapshot_id)
 }
 
 /*
- * What the worker read of the tenant's project becomes its last known usage
- * (the row lock comes first, so the foreign key's check waits for nobody).
+ * What the worker read of the tenant's project becomes its usage in the
+ * period (a figure below 0 was not read: the period's earlier reading
+ * keeps it). The row lock comes first, so the foreign key's check waits
+ * for nobody.
  */
 void
 tenant_state_usage_read(const char *tenant, const NeonUsage *u)
@@ -266,9 +266,12 @@ tenant_state_usage_read(const char *tenant, const NeonUsage *u)
 	values[5] = Int64GetDatum(u->written_data_bytes);
 	values[6] = Int64GetDatum(u->data_transfer_bytes);
 	values[7] = Int64GetDatum(u->logical_size_bytes);
+	nulls[7] = u->logical_size_bytes < 0 ? 'n' : ' ';
 	values[8] = Int32GetDatum((int32) Min(u->branches, PG_INT32_MAX));
+	nulls[8] = u->branches < 0 ? 'n' : ' ';
 	values[9] = Int32GetDatum((int32) Min(u->snapshots, PG_INT32_MAX));
-	spi_run(spi_plan(&usage_plan, usage_sql, 10, types), values, nulls, SPI_OK_INSERT);
+	nulls[9] = u->snapshots < 0 ? 'n' : ' ';
+	spi_run(spi_plan(&usage_plan, usage_sql, 10, types), values, nulls, SPI_OK_SELECT);
 }
 
 /* The claim link neon_claim() asked for, and until when it works. */

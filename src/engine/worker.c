@@ -760,7 +760,8 @@ claim_and_send(Worker *w)
 
 /*
  * Every 10 seconds: expired snapshots and branches get their background
- * deletion jobs, and finished jobs and call records past the retention
+ * deletion jobs and a usage sweep is enqueued when one is due (unless the
+ * worker is paused), and finished jobs and call records past the retention
  * are deleted.
  */
 static void
@@ -772,7 +773,11 @@ housekeeping(Worker *w)
 		return;
 	w->housekeeping_at = now + HOUSEKEEPING_INTERVAL_SECONDS;
 	db_begin("housekeeping");
-	queue_enqueue_expired();
+	if (!neon_paused)
+	{
+		queue_enqueue_expired();
+		queue_enqueue_due_sweep(neon_usage_poll_interval_s);
+	}
 	if (neon_job_retention_s > 0)
 		queue_prune(neon_job_retention_s);
 	db_commit();

@@ -21,5 +21,7 @@ extern const JobKind snapshot_kind;
 extern const JobKind delete_snapshot_kind;
 extern const JobKind restore_kind;
 extern const JobKind restore_snapshot_kind;
+extern const JobKind usage_sweep_kind;
+extern const JobKind read_usage_kind;
 
 #endif							/* NEON_PLATFORM_KINDS_H */

@@ -42,7 +42,8 @@ our $CONFORMANCE_DIR = abs_path(dirname(__FILE__) . '/../conformance');
 =head2 neon_conf($emu_or_api_url, guc => {name => value}, conf => "raw lines")
 
 postgresql.conf lines that load neon_platform, point it at the emulator (api_url, both
-organizations, the three keys) and set restart_after_crash = on. Names in guc are
+organizations, the three keys), sweep usage only when asked (usage_poll_interval = 0, so
+request counts stay exact) and set restart_after_crash = on. Names in guc are
 neon_platform.* GUCs without the prefix.
 
 =cut
@@ -59,6 +60,7 @@ sub neon_conf
 		free_org_api_key => $NeonEmulator::KEYS{free},
 		paid_org_api_key => $NeonEmulator::KEYS{paid},
 		personal_api_key => $NeonEmulator::KEYS{personal},
+		usage_poll_interval => 0,
 		%{ $o{guc} // {} });
 	my $conf = "shared_preload_libraries = 'neon_platform'\nrestart_after_crash = on\n";
 	for my $k (sort keys %g)

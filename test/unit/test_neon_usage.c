@@ -1,7 +1,7 @@
 /*
  * test_neon_usage.c
- *		The parsers a downgrade's check and a claim link rely on
- *		(neon_usage.c, the transfer requests of neon_transfers.c) and the
+ *		The parsers a downgrade's check, a usage sweep and a claim link rely
+ *		on (neon_usage.c, the transfer requests of neon_transfers.c) and the
  *		timestamp check, on answers shaped like Neon's and on hostile ones.
  */
 #define _GNU_SOURCE
@@ -19,6 +19,16 @@
 	"\"compute_time_seconds\":11,\"active_time_seconds\":13,\"cpu_used_sec\":0,\"id\":\"long-forest-06846227\"," \
 	"\"history_retention_seconds\":86400,\"synthetic_storage_size\":0," \
 	"\"consumption_period_start\":\"2025-01-01T00:00:00Z\",\"consumption_period_end\":\"2025-02-01T00:00:00Z\"}}"
+
+/* A page of GET /projects as recorded from the live API (project-01), the fields a sweep reads. */
+#define PROJECT_PAGE_01 \
+	"{\"projects\":[{\"id\":\"aged-salad-46255801\",\"platform_id\":\"azure\",\"name\":\"test\"," \
+	"\"active_time\":1340,\"cpu_used_sec\":343,\"synthetic_storage_size\":46881408," \
+	"\"quota_reset_at\":\"2025-02-01T00:00:00Z\",\"compute_last_active_at\":\"2025-01-13T04:08:09Z\"}]," \
+	"\"pagination\":{\"cursor\":\"aged-salad-46255801\"},\"applications\":{},\"integrations\":{}}"
+
+/* The last page, empty, as recorded (branches-01): no pagination at all. */
+#define PROJECT_PAGE_EMPTY "{\"projects\":[],\"applications\":{},\"integrations\":{}}"
 
 /* NULL-safe string equality. */
 static bool
@@ -130,6 +140,72 @@ test_counts(void)
 	neon_usage_free(&u);
 }
 
+/* Whether a project page is refused with an error naming `field`, and leaves nothing behind. */
+static bool
+page_refused(const char *body, const char *field)
+{
+	NeonProjectPage page;
+	char	   *error = NULL;
+	bool		parsed = neon_parse_project_page(body, &page, &error);
+	bool		named = error && strstr(error, field) != NULL;
+
+	free(error);
+	if (parsed)
+		neon_project_page_free(&page);
+	return !parsed && named && page.projects == NULL && page.n_projects == 0 && page.cursor == NULL;
+}
+
+/* A page of a project list: ids, active time, storage, the cursor. */
+static void
+test_project_page(void)
+{
+	NeonProjectPage page;
+	char	   *error = NULL;
+
+	if (ok(neon_parse_project_page(PROJECT_PAGE_01, &page, &error), "project-01 list page parses"))
+	{
+		ok(page.n_projects == 1 && same(page.projects[0].id, "aged-salad-46255801")
+		   && page.projects[0].active_time == 1340 && page.projects[0].synthetic_storage_size == 46881408,
+		   "project-01: the project's id, active time and storage");
+		ok(same(page.cursor, "aged-salad-46255801"), "project-01: the cursor is the last id");
+		neon_project_page_free(&page);
+	}
+	free(error);
+	error = NULL;
+	ok(neon_parse_project_page(PROJECT_PAGE_EMPTY, &page, &error) && page.n_projects == 0 && page.cursor == NULL,
+	   "an empty last page has no projects and no cursor");
+	neon_project_page_free(&page);
+	free(error);
+	error = NULL;
+	if (ok(neon_parse_project_page("{\"projects\":[{\"id\":\"p-1\",\"active_time\":5},"
+								   "{\"id\":\"p-2\",\"active_time\":0,\"synthetic_storage_size\":null}],"
+								   "\"pagination\":{\"cursor\":\"p-2\"}}", &page, &error),
+		   "items without storage parse"))
+		ok(page.n_projects == 2 && page.projects[0].synthetic_storage_size < 0
+		   && page.projects[1].synthetic_storage_size < 0 && page.projects[0].active_time == 5,
+		   "an absent or null synthetic_storage_size is not read");
+	neon_project_page_free(&page);
+	free(error);
+
+	ok(page_refused("{\"projects\":[{\"id\":\"p-1\",\"active_time\":1},{\"id\":\"P-2'); --\",\"active_time\":1}]}",
+					"projects[1].id"), "an id that is no Neon id refuses the page");
+	ok(page_refused("{\"projects\":[{\"active_time\":1}]}", "projects[0].id"), "an item without an id is refused");
+	ok(page_refused("{\"projects\":[{\"id\":\"p-1\",\"active_time\":-5}]}", "projects[0].active_time"),
+	   "a negative active time is refused");
+	ok(page_refused("{\"projects\":[{\"id\":\"p-1\",\"active_time\":\"12\"}]}", "projects[0].active_time"),
+	   "an active time that is a string is refused");
+	ok(page_refused("{\"projects\":[{\"id\":\"p-1\"}]}", "projects[0].active_time"),
+	   "an item without an active time is refused");
+	ok(page_refused("{\"projects\":[{\"id\":\"p-1\",\"active_time\":1,\"synthetic_storage_size\":1.5}]}",
+					"projects[0].synthetic_storage_size"), "a fractional storage size is refused");
+	ok(page_refused("{\"projects\":[{\"id\":\"p-1\",\"active_time\":1}],"
+					"\"pagination\":{\"cursor\":\"p-1&limit=1\"}}", "pagination.cursor"),
+	   "a cursor that is no id is refused");
+	ok(page_refused("{\"projects\":[\"p-1\"]}", "projects[0].id"), "an item that is no object is refused");
+	ok(page_refused("{\"projects\":{}}", "projects[]"), "projects that are no list are refused");
+	ok(page_refused("[]", "JSON object"), "an answer that is no object is refused");
+}
+
 /* The transfer request a claim link is made of. */
 static void
 test_transfer_requests(void)
@@ -179,6 +255,7 @@ main(void)
 	test_timestamps();
 	test_project_usage();
 	test_counts();
+	test_project_page();
 	test_transfer_requests();
 	test_transfer_refusals();
 	return done_testing();
