@@ -82,10 +82,12 @@ CREATE TABLE neon_platform.tenants (
     final_snapshot_id  text,
     claim_url          text,
     claim_expires_at   timestamptz,
+    suspended_by       text,
     CONSTRAINT tenants_name_format CHECK (tenant ~ '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$'),
     CONSTRAINT tenants_organization_known CHECK (organization IN ('free', 'paid')),
     CONSTRAINT tenants_state_known CHECK (state IN ('provisioning', 'ready', 'failed',
-                                                    'changing_tier', 'deprovisioning', 'deleted', 'claimed', 'restoring')),
+                                                    'changing_tier', 'deprovisioning', 'deleted', 'claimed', 'restoring',
+                                                    'missing')),
     CONSTRAINT tenants_ready_has_connection CHECK (
         state <> 'ready' OR (project_id IS NOT NULL AND branch_id IS NOT NULL
                              AND host IS NOT NULL AND pooler_host IS NOT NULL
@@ -130,7 +132,7 @@ CREATE TABLE neon_platform.jobs (
     CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision', 'claim',
                                          'snapshot', 'delete_snapshot', 'restore', 'restore_snapshot',
                                          'create_branch', 'reset_branch', 'delete_branch', 'expire_branch',
-                                         'usage_sweep', 'read_usage')),
+                                         'usage_sweep', 'read_usage', 'delete_stray')),
     CONSTRAINT jobs_state_known CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
     CONSTRAINT jobs_finished_when_terminal CHECK (
         (state IN ('succeeded', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),

@@ -31,6 +31,58 @@ CREATE TABLE neon_platform.alerts (
     UNIQUE (tenant, metric, period_start, threshold)
 );
 
+CREATE TABLE neon_platform.consumption (
+    tenant               text NOT NULL REFERENCES neon_platform.tenants (tenant) ON DELETE CASCADE,
+    period_start         timestamptz NOT NULL,
+    period_end           timestamptz,
+    compute_unit_seconds bigint NOT NULL,
+    storage_byte_hours   bigint NOT NULL,
+    transfer_bytes       bigint NOT NULL,
+    read_at              timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, period_start)
+);
+
+CREATE TABLE neon_platform.inventory (
+    sweep_id     bigint NOT NULL,
+    project_id   text NOT NULL,
+    organization text NOT NULL,
+    name         text NOT NULL,
+    created_at   timestamptz NOT NULL,
+    settings     jsonb NOT NULL,
+    read_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (sweep_id, project_id)
+);
+CREATE INDEX inventory_name_idx ON neon_platform.inventory (sweep_id, name);
+
+CREATE TABLE neon_platform.reconciliations (
+    sweep_id      bigint PRIMARY KEY,
+    projects      integer NOT NULL,
+    strays        integer NOT NULL,
+    unowned       integer NOT NULL,
+    missing       integer NOT NULL,
+    found         integer NOT NULL,
+    drift         integer NOT NULL,
+    reconciled_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE neon_platform.findings (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sweep_id     bigint NOT NULL,
+    finding      text NOT NULL,
+    tenant       text,
+    project_id   text,
+    organization text,
+    project_name text,
+    detail       text NOT NULL,
+    action       text NOT NULL,
+    job_id       bigint,
+    found_at     timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT findings_finding_known CHECK (finding IN ('stray', 'unowned', 'missing', 'found', 'drift')),
+    CONSTRAINT findings_action_known CHECK (action IN ('delete', 'deleted', 'report', 'mark_missing', 'mark_ready',
+                                                       'reapply'))
+);
+CREATE INDEX findings_sweep_idx ON neon_platform.findings (sweep_id, finding);
+
 CREATE TABLE neon_platform.branches (
     tenant           text NOT NULL REFERENCES neon_platform.tenants (tenant),
     name             text NOT NULL,
@@ -95,6 +147,9 @@ CREATE INDEX restores_tenant_idx ON neon_platform.restores (tenant, id);
 
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.usage', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('neon_platform.consumption', '');
+SELECT pg_catalog.pg_extension_config_dump('neon_platform.findings', '');
+SELECT pg_catalog.pg_extension_config_dump('neon_platform.reconciliations', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.branches', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.snapshots', '');
 SELECT pg_catalog.pg_extension_config_dump('neon_platform.restores', '');

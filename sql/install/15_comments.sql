@@ -18,7 +18,7 @@ COMMENT ON COLUMN neon_platform.jobs.mutation_sent_at IS
 COMMENT ON COLUMN neon_platform.jobs.result IS 'What the job produced, e.g. the project id';
 
 COMMENT ON COLUMN neon_platform.tenants.state IS
-    'provisioning, ready, failed, changing_tier, restoring (its production branch), deprovisioning, deleted or claimed (the end user took the project)';
+    'provisioning, ready, failed, changing_tier, restoring (its production branch), deprovisioning, deleted, claimed (the end user took the project) or missing (a complete inventory lacked its project)';
 COMMENT ON COLUMN neon_platform.tenants.final_snapshot_id IS 'The snapshot neon_deprovision(final_snapshot => true) took before deleting the project';
 COMMENT ON COLUMN neon_platform.tenants.claim_url IS
     'The link neon_claim() made for the end user to take the project into their own Neon account';
@@ -34,6 +34,27 @@ COMMENT ON COLUMN neon_platform.usage.detail_read_at IS 'When GET /projects/{id}
 COMMENT ON TABLE neon_platform.alerts IS
     'Quota alerts: a tenant''s metric crossed a threshold (neon_platform.alert_thresholds) in a period; each is also sent with NOTIFY neon_platform_alerts';
 COMMENT ON COLUMN neon_platform.usage.snapshots IS 'Snapshots of the project, NULL when not read';
+COMMENT ON COLUMN neon_platform.tenants.suspended_by IS
+    'The period quota the tenant used up as last read (Neon suspends its computes until the period ends or the quota rises); NULL: none';
+COMMENT ON TABLE neon_platform.consumption IS
+    'Billing figures of the paid organization''s tenants per period, from Neon''s consumption API (see the billing view)';
+COMMENT ON COLUMN neon_platform.consumption.compute_unit_seconds IS 'Compute-unit seconds (compute_unit_seconds)';
+COMMENT ON COLUMN neon_platform.consumption.storage_byte_hours IS
+    'Byte-hours of root and child branch storage (root_branch_bytes_month + child_branch_bytes_month)';
+COMMENT ON COLUMN neon_platform.consumption.transfer_bytes IS 'Public network transfer (public_network_transfer_bytes)';
+COMMENT ON TABLE neon_platform.inventory IS
+    'Every project of both organizations as a usage sweep listed them (kept until a later sweep has reconciled)';
+COMMENT ON COLUMN neon_platform.inventory.sweep_id IS 'The usage_sweep job that listed it';
+COMMENT ON COLUMN neon_platform.inventory.settings IS
+    'Its quotas and default compute settings as listed, named like neon_platform.tiers'' columns';
+COMMENT ON TABLE neon_platform.reconciliations IS
+    'One row per sweep whose inventory was complete and reconciled: how many projects it listed and what it found';
+COMMENT ON TABLE neon_platform.findings IS
+    'What reconciliation found on a complete inventory, and what it did: strays (deleted), unowned projects (reported), missing projects, drifted settings (re-applied)';
+COMMENT ON COLUMN neon_platform.findings.finding IS
+    'stray (named for a tenant, created around its provisioning, not its project), unowned (has the name prefix, no such tenant), missing (a ready tenant''s project is gone), found (a missing tenant''s project is back), drift (settings differ from the tier)';
+COMMENT ON COLUMN neon_platform.findings.action IS
+    'delete (a delete_stray job, job_id), deleted (it finished), report (nothing done), mark_missing, mark_ready, reapply (an apply_tier job, job_id)';
 COMMENT ON TABLE neon_platform.branches IS
     'The development and backup branches of the tenants'' projects (production is on tenants), as the worker made them';
 COMMENT ON COLUMN neon_platform.branches.kind IS

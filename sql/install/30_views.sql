@@ -82,3 +82,33 @@ SELECT t.tenant,
  WHERE t.state NOT IN ('deleted', 'claimed') AND m.used IS NOT NULL;
 COMMENT ON VIEW neon_platform.quota_status IS
     'Each tenant''s use of each quota of its tier in the current period, as last read; suspended: a period quota is used up (Neon suspends the computes)';
+
+CREATE OR REPLACE VIEW neon_platform.billing AS
+SELECT c.tenant,
+       c.period_start,
+       c.period_end,
+       round(c.compute_unit_seconds / 3600.0, 4) AS compute_unit_hours,
+       round(c.storage_byte_hours / 744.0 / 1e9, 6) AS storage_gb_months,
+       round(c.transfer_bytes / 1e9, 6) AS transfer_gb,
+       round(c.compute_unit_seconds / 3600.0
+             * current_setting('neon_platform.compute_unit_hour_price')::numeric, 2) AS compute_cost_usd,
+       c.read_at AS as_of
+  FROM neon_platform.consumption AS c;
+COMMENT ON VIEW neon_platform.billing IS
+    'Each paid tenant''s compute-unit hours, storage (GB-months of 744 hours) and transfer per period from Neon''s consumption API, with the compute cost at neon_platform.compute_unit_hour_price';
+
+CREATE OR REPLACE VIEW neon_platform.strays AS
+SELECT f.project_id,
+       f.project_name,
+       f.organization,
+       f.finding,
+       f.tenant,
+       f.action,
+       f.job_id,
+       f.detail,
+       f.found_at
+  FROM neon_platform.findings AS f
+ WHERE f.finding IN ('stray', 'unowned')
+   AND f.sweep_id = (SELECT max(r.sweep_id) FROM neon_platform.reconciliations AS r);
+COMMENT ON VIEW neon_platform.strays IS
+    'Projects the last reconciliation found that are no tenant''s: unowned ones (the name prefix, no such tenant: reported, never deleted) and strays named for a tenant (deleted unless neon_platform.delete_strays is off)';

@@ -7,7 +7,9 @@ GRANT USAGE ON SCHEMA neon_platform TO PUBLIC;
 GRANT SELECT ON neon_platform.tiers, neon_platform.tenants, neon_platform.jobs, neon_platform.api_calls,
                 neon_platform.queue_summary, neon_platform.worker, neon_platform.usage,
                 neon_platform.claims, neon_platform.branches, neon_platform.snapshots, neon_platform.restores,
-                neon_platform.versions, neon_platform.alerts, neon_platform.quota_status TO PUBLIC;
+                neon_platform.versions, neon_platform.alerts, neon_platform.quota_status,
+                neon_platform.consumption, neon_platform.billing, neon_platform.reconciliations,
+                neon_platform.findings, neon_platform.strays TO PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.wake_worker() FROM PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.reapply_tier() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION neon_platform.written_by_this_transaction(xid) TO PUBLIC;
@@ -32,4 +34,6 @@ REVOKE ALL ON FUNCTION @extschema@.neon_reset_branch(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_delete_branch(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.enqueue_expired() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_sync_usage() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_reconcile() FROM PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.raise_alerts() FROM PUBLIC;
+REVOKE ALL ON FUNCTION neon_platform.tier_lifts_suspension() FROM PUBLIC;

@@ -14,15 +14,17 @@ ALTER TABLE neon_platform.jobs
     ADD CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision', 'claim',
                                          'snapshot', 'delete_snapshot', 'restore', 'restore_snapshot',
                                          'create_branch', 'reset_branch', 'delete_branch', 'expire_branch',
-                                         'usage_sweep', 'read_usage'));
+                                         'usage_sweep', 'read_usage', 'delete_stray'));
 
 ALTER TABLE neon_platform.tenants
     ADD COLUMN final_snapshot_id text,
     ADD COLUMN claim_url text,
     ADD COLUMN claim_expires_at timestamptz,
+    ADD COLUMN suspended_by text,
     DROP CONSTRAINT tenants_state_known,
     ADD CONSTRAINT tenants_state_known CHECK (state IN ('provisioning', 'ready', 'failed', 'changing_tier',
-                                                        'deprovisioning', 'deleted', 'claimed', 'restoring'));
+                                                        'deprovisioning', 'deleted', 'claimed', 'restoring',
+                                                        'missing'));
 
 -- The worker claims each kind in the order of this index.
 DROP INDEX neon_platform.jobs_due_idx;

@@ -33,6 +33,9 @@ bool		neon_paused = false;
 char	   *neon_alert_thresholds = NULL;
 int			neon_usage_poll_interval_s = 900;
 int			neon_usage_detail_reads = 100;
+int			neon_usage_retention_s = 400 * 24 * 3600;
+bool		neon_delete_strays = true;
+double		neon_compute_unit_hour_price = 0.106;
 
 void		_PG_init(void);
 
@@ -200,6 +203,18 @@ define_usage_settings(void)
 							   "Percents of a quota at which a tenant gets an alert (neon_platform.alerts, NOTIFY neon_platform_alerts).",
 							   NULL, &neon_alert_thresholds, "80,95",
 							   PGC_SIGHUP, 0, check_alert_thresholds, NULL, NULL);
+	DefineCustomIntVariable("neon_platform.usage_retention",
+							"How long usage, billing figures, alerts and reconciliation findings are kept (0 = forever).",
+							NULL, &neon_usage_retention_s, 400 * 24 * 3600, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomRealVariable("neon_platform.compute_unit_hour_price",
+							 "Price of a compute-unit hour in US dollars, for the billing view.",
+							 NULL, &neon_compute_unit_hour_price, 0.106, 0, 1000,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("neon_platform.delete_strays",
+							 "Whether reconciliation deletes projects named for a tenant that are not its project.",
+							 NULL, &neon_delete_strays, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 }
 
 /*

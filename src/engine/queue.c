@@ -137,6 +137,7 @@ static const char *prune_calls_sql =
 "     WHERE called_at < now() - $1 * interval '1 second' LIMIT " CppAsString2(PRUNE_BATCH) ")";
 
 static SPIPlanPtr claim_plan;
+static SPIPlanPtr prune_usage_plan;
 static SPIPlanPtr next_due_plan;
 static SPIPlanPtr abandoned_plan;
 static SPIPlanPtr requeue_plan;
@@ -576,6 +577,17 @@ queue_prune(int retention_seconds)
 
 	spi_run(spi_plan(&prune_jobs_plan, prune_jobs_sql, 1, argtypes), values, NULL, SPI_OK_DELETE);
 	spi_run(spi_plan(&prune_calls_plan, prune_calls_sql, 1, argtypes), values, NULL, SPI_OK_DELETE);
+}
+
+/* Deletes usage, billing figures, alerts and findings older than their retention. */
+void
+queue_prune_usage(int retention_seconds)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(retention_seconds)};
+
+	spi_run(spi_plan(&prune_usage_plan, "SELECT neon_platform.prune_usage($1)", 1, argtypes), values, NULL,
+			SPI_OK_SELECT);
 }
 
 /* Frees a job that has ended, or whose claim was rolled back. */

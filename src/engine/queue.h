@@ -16,6 +16,7 @@ extern void queue_mark_sent(Job **jobs, int n);
 extern double queue_apply_outcome(Job *job);
 extern int	queue_release_config_waits(void);
 extern void queue_prune(int retention_seconds);
+extern void queue_prune_usage(int retention_seconds);
 extern void queue_enqueue_expired(void);
 extern void queue_enqueue_due_sweep(int poll_interval_seconds);
 extern void job_free(Job *job);

@@ -24,6 +24,7 @@ static const JobKind *const kinds[] = {
 	&restore_snapshot_kind,
 	&usage_sweep_kind,
 	&read_usage_kind,
+	&delete_stray_kind,
 };
 
 /* The kind named `name`, or NULL (a kind this version does not know). */

@@ -28,5 +28,8 @@ extern bool neon_paused;
 extern char *neon_alert_thresholds;
 extern int	neon_usage_poll_interval_s;
 extern int	neon_usage_detail_reads;
+extern int	neon_usage_retention_s;
+extern bool neon_delete_strays;
+extern double neon_compute_unit_hour_price;
 
 #endif							/* NEON_PLATFORM_SETTINGS_H */

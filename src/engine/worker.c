@@ -761,8 +761,9 @@ claim_and_send(Worker *w)
 /*
  * Every 10 seconds: expired snapshots and branches get their background
  * deletion jobs and a usage sweep is enqueued when one is due (unless the
- * worker is paused), and finished jobs and call records past the retention
- * are deleted.
+ * worker is paused), and finished jobs, call records and usage past their
+ * retention are deleted. The queue is looked at right after, so what was
+ * enqueued starts now rather than at the next safety poll.
  */
 static void
 housekeeping(Worker *w)
@@ -780,7 +781,10 @@ housekeeping(Worker *w)
 	}
 	if (neon_job_retention_s > 0)
 		queue_prune(neon_job_retention_s);
+	if (neon_usage_retention_s > 0)
+		queue_prune_usage(neon_usage_retention_s);
 	db_commit();
+	w->claim_at[LANE_INTERACTIVE] = w->claim_at[LANE_BACKGROUND] = 0;
 }
 
 /* Seconds until a waiting call of some lane can take a token, or -1 when none waits. */

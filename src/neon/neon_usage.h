@@ -37,12 +37,28 @@ extern bool neon_parse_snapshot_count(const char *body, NeonUsage *usage, char *
 
 extern void neon_usage_free(NeonUsage *usage);
 
-/* One project of a page of GET /projects, with the usage the list carries. */
+/* The settings a tier gives a project, as a project list shows them (for drift). */
+typedef struct NeonListedSettings
+{
+	long long	active_time_seconds;	/* settings.quota.*: absent or 0 = unlimited (0) */
+	long long	compute_time_seconds;
+	long long	written_data_bytes;
+	long long	data_transfer_bytes;
+	long long	logical_size_bytes;
+	double		autoscaling_min_cu; /* default_endpoint_settings.*; below 0: absent */
+	double		autoscaling_max_cu;
+	long long	suspend_timeout_seconds;	/* below -1: absent */
+} NeonListedSettings;
+
+/* One project of a page of GET /projects, with the usage and settings the list carries. */
 typedef struct NeonListedProject
 {
 	char	   *id;
+	char	   *name;			/* valid UTF-8 (other projects of the organization may have any name) */
+	char	   *created_at;		/* RFC 3339 */
 	long long	active_time;	/* seconds of active compute in the current period */
 	long long	synthetic_storage_size; /* bytes; below 0: not on the item */
+	NeonListedSettings settings;
 } NeonListedProject;
 
 /* A page of GET /projects?limit=N[&cursor=...]. */
@@ -54,12 +70,42 @@ typedef struct NeonProjectPage
 } NeonProjectPage;
 
 /*
- * Every project of the page (id checked, active_time a count,
- * synthetic_storage_size a count when present) and the cursor of the next
- * page (an id); one bad value refuses the whole page.
+ * Every project of the page (id, name and created_at checked, active_time
+ * a count, synthetic_storage_size a count when present, the quota counts,
+ * the endpoint settings numbers in range) and the cursor of the next page
+ * (an id); one bad value refuses the whole page.
  */
 extern bool neon_parse_project_page(const char *body, NeonProjectPage *page, char **error);
 
 extern void neon_project_page_free(NeonProjectPage *page);
+
+/* One project's billing figures in one period of GET /consumption_history/v2/projects. */
+typedef struct NeonConsumption
+{
+	char	   *project_id;
+	char	   *period_start;	/* RFC 3339 */
+	char	   *period_end;		/* NULL for the current period (Neon gives none) */
+	long long	compute_unit_seconds;	/* summed over the period's timeframes */
+	long long	storage_byte_hours; /* root_branch_bytes_month + child_branch_bytes_month */
+	long long	transfer_bytes; /* public_network_transfer_bytes */
+} NeonConsumption;
+
+/* A page of the consumption history: one entry per project and period. */
+typedef struct NeonConsumptionPage
+{
+	NeonConsumption *items;
+	int			n_items;
+	int			n_projects;		/* projects on the page (a page is full at `limit` projects) */
+	char	   *cursor;			/* pagination.cursor (a project id); NULL when absent */
+} NeonConsumptionPage;
+
+/*
+ * Every project and period of a consumption page (ids and timestamps
+ * checked, metric values counts, unknown metrics ignored, missing ones 0);
+ * one bad value refuses the whole page.
+ */
+extern bool neon_parse_consumption_page(const char *body, NeonConsumptionPage *page, char **error);
+
+extern void neon_consumption_page_free(NeonConsumptionPage *page);
 
 #endif							/* NEON_PLATFORM_NEON_USAGE_H */

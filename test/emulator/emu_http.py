@@ -34,15 +34,16 @@ MAX_QUEUED = 64            # pipelined requests buffered per connection before r
 LOG_MAX = 500_000          # request log entries kept (oldest dropped beyond; ~100 MB)
 
 FAULT_KINDS = ("500", "502", "503", "reset", "hang", "slow_body", "malformed_json", "423", "respond", "echo_auth",
-               "garbage")
+               "garbage", "late")
 DEFAULT_ERROR_KINDS = FAULT_KINDS[:8]           # what error_rate spreads over unless error_kinds says otherwise
-RANDOM_KINDS = tuple(k for k in FAULT_KINDS if k != "respond")     # allowed in error_kinds (need no parameters)
+# allowed in error_kinds: the kinds that need no parameters
+RANDOM_KINDS = tuple(k for k in FAULT_KINDS if k not in ("respond", "late"))
 # kinds for which "when" can be chosen; the others have a fixed moment ("respond" depends on its fields)
 WHEN_CHOICE = frozenset(("500", "502", "503", "reset", "hang", "echo_auth", "garbage"))
-FIXED_WHEN = {"slow_body": "after", "malformed_json": "after", "423": "before"}
+FIXED_WHEN = {"slow_body": "after", "malformed_json": "after", "423": "before", "late": "after"}
 COMMON_FAULT_FIELDS = frozenset(("route", "kind", "probability", "count", "when", "hang_ms", "slow_body_ms"))
 KIND_FIELDS = {"respond": ("status", "body", "body_text", "patch", "patch_raw", "headers"),
-               "echo_auth": ("status",), "garbage": ("data",)}
+               "echo_auth": ("status",), "garbage": ("data",), "late": ("late_ms",)}
 DEFAULT_GARBAGE = "\\x00\\x01garbage not http\r\n\r\n"     # "data" of a garbage fault (\\xNN escapes)
 FRAMING_HEADERS = frozenset(("content-length", "transfer-encoding", "connection"))
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -104,7 +105,7 @@ class Fault:
     """One per-route fault rule (see README "Faults")."""
     __slots__ = ("route", "method", "pattern", "prefix", "kind", "probability", "count", "when",
                  "hang_ms", "slow_body_ms", "fired", "params", "status", "headers", "body", "patch", "patch_raw",
-                 "data")
+                 "data", "late_ms")
 
     def __init__(self, spec, defaults):
         if not isinstance(spec, dict):
@@ -139,7 +140,7 @@ class Fault:
             count = int(_num(count, "count", 0, None))
         self.count = count
         self.params = {k: spec[k] for k in KIND_FIELDS.get(kind, ()) if k in spec}
-        self.status = self.headers = self.body = self.patch = self.data = None
+        self.status = self.headers = self.body = self.patch = self.data = self.late_ms = None
         self.patch_raw = ()
         fixed = FIXED_WHEN.get(kind)
         if kind == "respond":
@@ -152,6 +153,10 @@ class Fault:
             if not isinstance(data, str):
                 raise ConfigError("garbage data must be a string (\\xNN escapes give raw bytes)")
             self.data = _raw_bytes(data)
+        elif kind == "late":
+            if "late_ms" not in spec:
+                raise ConfigError("a late fault needs late_ms (when the request takes effect, in ms after arrival)")
+            self.late_ms = _num(spec["late_ms"], "late_ms", 0, None)
         when = spec.get("when")
         if fixed is not None:
             if when not in (None, fixed):
@@ -602,6 +607,7 @@ class EmulatorServer:
         self.hang_ms = hang_ms
         self.slow_body_ms = slow_body_ms
         self.faults = []
+        self.late_tasks = set()             # pending dispatches of late faults (cancelled by /_emulator/reset)
         self.server = None
         self.apply_config({"latency_ms": latency_ms, "error_rate": error_rate})
         self.startup_config = self.config_snapshot()
@@ -792,6 +798,10 @@ class EmulatorServer:
         kind = rule.kind
         info = {"kind": kind, "when": when, "dispatch_status": None}
         entry[5] = info
+        if kind == "late":
+            entry[3] = 0
+            task = self._schedule_late(info, entry[4] + rule.late_ms / 1000.0, method, sub, qs, headers, body)
+            return self._hold(proto, task)
         result = None
         if when == "after":
             result = self._dispatch(method, sub, qs, headers, body)
@@ -874,6 +884,30 @@ class EmulatorServer:
         await asyncio.sleep(hang_ms / 1000.0)
         proto.close()
 
+    def _schedule_late(self, info, at, method, sub, qs, headers, body):
+        """Start the dispatch of a late fault's request as a task of the server, not of the connection, so that
+        it happens even when the client closed long before; returns the task."""
+        info["dispatched_at"] = None
+        task = asyncio.get_running_loop().create_task(self._dispatch_late(info, at, method, sub, qs, headers, body))
+        self.late_tasks.add(task)
+        task.add_done_callback(self.late_tasks.discard)
+        return task
+
+    async def _hold(self, proto, task):
+        """A late fault never answers: hold the connection until the client gives up (connection_lost cancels
+        this, not the task) or the request has taken effect (then close it)."""
+        proto.hanging = True
+        await asyncio.wait((task,))
+        proto.close()
+
+    async def _dispatch_late(self, info, at, method, sub, qs, headers, body):
+        """Carry out the request of a late fault at the unix time `at` and note it in its request-log entry."""
+        delay = at - _time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        info["dispatch_status"] = self._dispatch(method, sub, qs, headers, body)[0]
+        info["dispatched_at"] = _time()
+
     async def _slow(self, proto, status, obj, extra, keep, head, slow_ms):
         body = b"" if obj is None else _json_encode(obj).encode()
         proto.transport.write(build_head(status, body, extra, keep))
@@ -944,6 +978,8 @@ class EmulatorServer:
             opts = self._json_body(body)
             if not isinstance(opts, dict):
                 raise ConfigError("reset body must be a JSON object")
+            for task in self.late_tasks:
+                task.cancel()
             self.state.reset()
             self.log.clear()
             self.limiter.reset()

@@ -3,17 +3,20 @@
 Two buckets are checked for every /api/v2 request:
   * the account bucket, key = account: refills at rpm/60 tokens per second, holds at most burst tokens;
   * the route bucket, key = (account, route template): refills at burst tokens per second, holds at most
-    burst tokens (some routes have their own rate, see ROUTE_LIMITS / set_route_limit).
+    burst tokens (some routes have their own rate, see DEFAULT_ROUTE_LIMITS / set_route_limit).
 A request passes only if both buckets hold a token; then one token is taken from each. A refused request
 takes nothing. A rate (rpm or burst) of 0 or less disables limiting. Buckets start full.
 """
 
 import time
 
-# Route templates with their own per-route rate (tokens per second, capacity), from the Neon docs:
-#   POST /organizations/{org_id}/api_keys is limited to 10 requests/s.
+# Route templates (as emu_routes.route_template names them) with their own per-route rate (tokens per second,
+# capacity), from the Neon docs:
+#   POST /organizations/{org_id}/api_keys is limited to 10 requests/s;
+#   the consumption endpoints to about 30 requests/minute per account, refilling continuously.
 DEFAULT_ROUTE_LIMITS = {
     "POST /organizations/{org_id}/api_keys": (10.0, 10.0),
+    "GET /consumption_history/v2/projects": (0.5, 30.0),
 }
 
 

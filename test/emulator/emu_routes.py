@@ -15,9 +15,9 @@ import urllib.parse
 import uuid
 
 from emu_state import (
-    ApiError, Snapshot, ID_RE, ACCOUNTS, RESERVED_ROLES, RESERVED_DATABASES, REGIONS, REGION_IDS, QUOTA_FIELDS,
+    ApiError, Snapshot, ID_RE, ACCOUNTS, RESERVED_ROLES, RESERVED_DATABASES, REGIONS, REGION_IDS,
     QUOTA_ERROR_CODES, TRANSFER_REQUEST_TTL,
-    iso, iso_us, parse_ts, cu_json, month_start, next_month_start, full_name,
+    iso, iso_us, parse_ts, cu_json, month_start, next_month_start, full_name, validate_quota,
 )
 
 ORG_ID_REQUIRED = "org_id is required, you can find it on your organization settings page"
@@ -570,21 +570,6 @@ def h_project_create(state, auth, pr, query, data):
         "branch": state.branch_json(p, b),
         "endpoints": [state.endpoint_json(ep, with_last_active=False)],
     }
-
-
-def validate_quota(quota):
-    if quota is None:
-        return None
-    if not isinstance(quota, dict):
-        raise err(400, "invalid request: decode application/json: invalid: settings.quota (object expected)")
-    out = {}
-    for k, v in quota.items():
-        if k not in QUOTA_FIELDS:
-            raise err(400, "invalid request: decode application/json: settings.quota: unknown field %r" % k)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise err(400, "settings.quota.%s must be an integer >= 0" % k)
-        out[k] = v
-    return out
 
 
 def h_project_get(state, auth, pr, query, data):

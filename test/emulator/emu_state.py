@@ -11,10 +11,11 @@ Interface used by the transport half (emu_http.py / neon_emulator.py):
     state.reset()                               # forget everything (/_emulator/reset)
     state.account_for(headers) -> str | None    # account id for rate limiting (None: no valid key)
     state.add_usage(project_id, add) -> (status, body)   # /_emulator/usage
-    state.bulk_create_projects(org_id, n, name_prefix="bench-") -> list[str]   # fast fixture for benchmarks
+    state.bulk_create_projects(org_id, n, name_prefix="bench-", quota=None) -> list[str]   # benchmark fixture
     state.set_org_limit(org_id, name, value)    # change a plan limit (e.g. "projects") of one organization
     state.control(method, path, query, body) -> (status, body) | None   # domain calls under /_emulator/
-                                                # (/integration, /expire_transfer_request; None: not ours)
+                                                # (/integration, /expire_transfer_request, /seed_projects;
+                                                # None: not ours)
     state.operation_outcomes = state.outcome_rules([{"action": "create_timeline", "status": "failed"}])
                                                 # operations created from now on that match end badly
                                                 # (config "operation_outcomes"; kept by reset())
@@ -26,7 +27,9 @@ default ``time.time``); there are no timers or threads.
 import base64
 import bisect
 import calendar
+import functools
 import json
+import math
 import random
 import re
 import string
@@ -62,6 +65,7 @@ ACCOUNTS = {
 }
 INTEGRATIONS = ("github", "vercel")       # what /_emulator/integration may install (they block org transfers)
 TRANSFER_REQUEST_TTL = 86400              # default validity of a transfer request (spec)
+SEED_MAX = 100_000                        # most projects one /_emulator/seed_projects call creates
 
 # Plan limits per organization.  "projects" is configurable with set_org_limit().
 PLAN_LIMITS = {
@@ -156,7 +160,13 @@ class ApiError(Exception):
 
 def iso(t):
     """RFC 3339 to the second, UTC."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    return _iso_second(math.floor(t))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _iso_second(sec):
+    """iso() of a whole second, memoised: a list page formats hundreds of timestamps, often the same ones."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sec))
 
 
 def iso_us(t):
@@ -202,6 +212,23 @@ def next_month_start(t):
     return calendar.timegm((y, m, 1, 0, 0, 0, 0, 0, 0))
 
 
+def validate_quota(quota):
+    """A settings.quota object as sent on project create / PATCH (or seeded): a copy, None when absent;
+    ApiError 400 when malformed."""
+    if quota is None:
+        return None
+    if not isinstance(quota, dict):
+        raise ApiError(400, "invalid request: decode application/json: invalid: settings.quota (object expected)")
+    out = {}
+    for k, v in quota.items():
+        if k not in QUOTA_FIELDS:
+            raise ApiError(400, "invalid request: decode application/json: settings.quota: unknown field %r" % k)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ApiError(400, "settings.quota.%s must be an integer >= 0" % k)
+        out[k] = v
+    return out
+
+
 def full_name(user):
     """An account's user (ACCOUNTS entry) as Neon names it in owner and created_by fields."""
     return "%s %s" % (user["name"], user["last_name"])
@@ -212,6 +239,7 @@ def cu_json(v):
     return int(v) if float(v) == int(v) else float(v)
 
 
+@functools.lru_cache(maxsize=None)
 def proxy_host_for(region_id):
     platform, _, rest = region_id.partition("-")
     return "%s.%s.neon.tech" % (rest, platform)
@@ -419,6 +447,7 @@ class NeonState:
         self.operation_outcomes = []
         self.clock = clock or time.time
         self._seed = seed
+        self._month = (0, 0, "")        # cache of _current_month()
         self.reset()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -742,10 +771,11 @@ class NeonState:
 
     # -- control calls (/_emulator/..., reached through the transport's state.control hook) ----------------
     def control(self, method, path, query, body):
-        """POST /_emulator/integration and /_emulator/expire_transfer_request (README "Control API");
-        None for any other path (the transport answers 404)."""
+        """POST /_emulator/integration, /_emulator/expire_transfer_request and /_emulator/seed_projects (README
+        "Control API"); None for any other path (the transport answers 404)."""
         handler = {"/integration": self._ctl_integration,
-                   "/expire_transfer_request": self._ctl_expire_transfer_request}.get(path)
+                   "/expire_transfer_request": self._ctl_expire_transfer_request,
+                   "/seed_projects": self._ctl_seed_projects}.get(path)
         if handler is None:
             return None
         if method != "POST":
@@ -781,10 +811,32 @@ class NeonState:
         tr.expires_at = min(tr.expires_at, self.now())
         return 200, tr.json()
 
+    def _ctl_seed_projects(self, req):
+        """{"org_id", "count" 1..SEED_MAX, "name_prefix", "quota"}: bulk_create_projects for benchmarks through
+        HTTP, with a settings.quota for every project; answers each new project's id and name."""
+        org_id = req.get("org_id", FREE_ORG)
+        count = req.get("count")
+        prefix = req.get("name_prefix", "tenant-")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= SEED_MAX:
+            return 400, {"code": "", "message": "count must be an integer 1..%d" % SEED_MAX}
+        if not isinstance(prefix, str) or not 1 <= len(prefix) <= 250:
+            return 400, {"code": "", "message": "name_prefix must be a string of 1..250 characters"}
+        try:
+            quota = validate_quota(req.get("quota"))
+        except ApiError as e:
+            return e.status, e.to_body()
+        if not isinstance(org_id, str) or org_id not in self.orgs:
+            return 404, {"code": "", "message": "no such organization: %s" % org_id}
+        ids = self.bulk_create_projects(org_id, count, prefix, quota)
+        projects = self.projects
+        return 200, {"projects": [{"id": pid, "name": projects[pid].name} for pid in ids]}
+
     # -- bulk fixture (benchmarks) -------------------------------------------------------------------------
-    def bulk_create_projects(self, org_id, n, name_prefix="bench-"):
-        """Create n fully provisioned projects in org_id at once (no operations, branch ready, compute idle).
-        Bypasses the project limit and rate limits.  Returns the list of new project ids."""
+    def bulk_create_projects(self, org_id, n, name_prefix="bench-", quota=None):
+        """Create n fully provisioned projects in org_id at once (no operations, branch ready, compute idle),
+        named name_prefix + 0, 1, ... (the id when name_prefix is empty), each with its own copy of quota as
+        settings.quota when it is not empty.  Bypasses the project limit and rate limits.  Returns the list of
+        new project ids."""
         if org_id not in self.orgs:
             raise KeyError(org_id)
         now = self.now()
@@ -792,6 +844,8 @@ class NeonState:
         for i in range(int(n)):
             p = self.new_project(org_id, None, "aws-us-east-2", 17, now)
             p.name = "%s%d" % (name_prefix, i) if name_prefix else p.id
+            if quota:
+                p.settings["quota"] = dict(quota)
             b = self.make_branch(p, "main", now)
             p.default_branch_id = b.id
             self.make_endpoint(p, b, "read_write", 0.25, 0.25, 0, now, state="idle", pending=None)
@@ -951,9 +1005,21 @@ class NeonState:
         d["org_id"] = p.org_id
         return d
 
+    def _current_month(self):
+        """(start, end, iso(end)) of the calendar month of the state's clock, recomputed only when the clock
+        leaves the cached month (a list page asks for it once per project)."""
+        now = self.now()
+        m = self._month
+        if not m[0] <= now < m[1]:
+            end = next_month_start(now)
+            m = self._month = (month_start(now), end, iso(end))
+        return m
+
     def project_list_item(self, p):
         org = self.orgs[p.org_id]
         lim = org.limits["branch_logical_size_limit"]
+        period_start, _, quota_reset_at = self._current_month()
+        current = period_start <= p.period_start
         d = {
             "id": p.id,
             "platform_id": p.region_id.split("-", 1)[0],
@@ -967,13 +1033,13 @@ class NeonState:
             "branch_logical_size_limit": lim,
             "branch_logical_size_limit_bytes": lim * 1024 * 1024,
             "store_passwords": p.store_passwords,
-            "active_time": p.active_time_seconds if month_start(self.now()) <= p.period_start else 0,
-            "cpu_used_sec": p.compute_time_seconds if month_start(self.now()) <= p.period_start else 0,
+            "active_time": p.active_time_seconds if current else 0,
+            "cpu_used_sec": p.compute_time_seconds if current else 0,
             "creation_source": "console",
             "created_at": iso(p.created_at),
             "updated_at": iso(p.updated_at),
             "synthetic_storage_size": self.synthetic_storage_size(p),
-            "quota_reset_at": iso(next_month_start(self.now())),
+            "quota_reset_at": quota_reset_at,
             "owner_id": ACCOUNTS[org.account]["user_id"],
         }
         if p.compute_last_active_at is not None:

@@ -16,7 +16,8 @@ import sys
 import time
 import unittest
 
-from emu_testlib import (EMULATOR, FREE_KEY, PAID_KEY, EmulatorProcess, raw_exchange, read_response)
+from emu_testlib import (EMULATOR, END_USER_ORG, FREE_KEY, FREE_ORG, PAID_KEY, PAID_ORG, USER_KEY, EmulatorProcess,
+                         raw_exchange, read_response)
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 NO_LIMIT = 0          # --rate-limit-rpm 0 disables rate limiting
@@ -335,6 +336,82 @@ class TestControl(EmuTest):
         self.assertEqual(self.emu.control("POST", "/org_limit", {"name": "x"})[0], 400)
 
 
+    def list_all(self, key=FREE_KEY):
+        """Every project the key sees, in the order of GET /projects pages of 400 followed with the cursor up to
+        the first empty page, and how many pages that took."""
+        items, cursor, pages = [], None, 0
+        while True:
+            query = {"limit": 400}
+            if cursor is not None:
+                query["cursor"] = cursor
+            status, _, body = self.emu.request("GET", "/projects", key=key, query=query)
+            self.assertEqual(status, 200, body)
+            pages += 1
+            if not body["projects"]:
+                self.assertNotIn("pagination", body)
+                return items, pages
+            items += body["projects"]
+            cursor = body["pagination"]["cursor"]
+
+    def test_seed_projects(self):
+        self.assertEqual(self.emu.control("POST", "/org_limit", {"org_id": FREE_ORG, "name": "projects",
+                                                                 "value": 5})[0], 200)
+        quota = {"compute_time_seconds": 3600, "data_transfer_bytes": 10 ** 9}
+        status, out = self.emu.control("POST", "/seed_projects", {"org_id": FREE_ORG, "count": 2000,
+                                                                  "name_prefix": "tenant-", "quota": quota})
+        self.assertEqual(status, 200, out)
+        names = ["tenant-%d" % i for i in range(2000)]
+        self.assertEqual([p["name"] for p in out["projects"]], names)
+        seeded = {p["id"]: p["name"] for p in out["projects"]}
+        self.assertEqual(len(seeded), 2000)
+        # every page of 400 with the cursor, newest first: each project exactly once
+        items, pages = self.list_all()
+        self.assertEqual(pages, 6)                              # 5 full pages, then the empty one
+        self.assertEqual([p["name"] for p in items], names[::-1])
+        self.assertEqual({p["id"]: p["name"] for p in items}, seeded)
+        self.assertEqual({p["settings"]["quota"]["compute_time_seconds"] for p in items}, {3600})
+        # GET, DELETE; the org's limit of 5 projects was bypassed (and still holds for POST /projects)
+        pid = out["projects"][7]["id"]
+        status, _, body = self.emu.request("GET", "/projects/" + pid, key=FREE_KEY)
+        self.assertEqual((status, body["project"]["name"], body["project"]["settings"]["quota"]),
+                         (200, "tenant-7", quota))
+        self.assertEqual(self.emu.request("DELETE", "/projects/" + pid, key=FREE_KEY)[0], 200)
+        self.assertEqual(self.emu.request("GET", "/projects/" + pid, key=FREE_KEY)[0], 404)
+        self.assertEqual(len(self.list_all()[0]), 1999)
+        status, _, body = self.emu.request("POST", "/projects", {"project": {"name": "over"}}, key=FREE_KEY)
+        self.assertEqual(status, 422, body)
+        # without a quota, into the paid org
+        status, out = self.emu.control("POST", "/seed_projects", {"org_id": PAID_ORG, "count": 3, "name_prefix": "p"})
+        self.assertEqual([p["name"] for p in out["projects"]], ["p0", "p1", "p2"])
+        status, _, body = self.emu.request("GET", "/projects/" + out["projects"][0]["id"], key=PAID_KEY)
+        self.assertEqual(status, 200, body)
+        self.assertNotIn("quota", body["project"]["settings"])
+        self.assertEqual(self.emu.requests()[-1]["path"], "/api/v2/projects/" + out["projects"][0]["id"])
+        for bad, want in (({"count": 0}, 400), ({"count": 100001}, 400), ({"count": "5"}, 400), ({}, 400),
+                          ({"count": 1, "name_prefix": ""}, 400), ({"count": 1, "quota": {"cpu": 1}}, 400),
+                          ({"count": 1, "quota": {"compute_time_seconds": -1}}, 400),
+                          ({"count": 1, "quota": 5}, 400), ({"count": 1, "org_id": "org-nope"}, 404),
+                          ({"count": 1, "org_id": ["x"]}, 404)):
+            status, body = self.emu.control("POST", "/seed_projects", bad)
+            self.assertEqual(status, want, bad)
+            self.assertTrue(is_general_error(body))
+        self.assertEqual(self.emu.control("GET", "/seed_projects")[0], 405)
+        self.assertEqual(len(self.list_all(PAID_KEY)[0]), 3)
+
+    def test_seed_and_list_30000_projects_quickly(self):
+        t = time.monotonic()
+        status, out = self.emu.control("POST", "/seed_projects", {"count": 30000}, timeout=60)
+        seeding = time.monotonic() - t
+        self.assertEqual(status, 200)
+        self.assertEqual(out["projects"][-1]["name"], "tenant-29999")      # defaults: the free org, "tenant-"
+        self.assertLess(seeding, 10.0)
+        t = time.monotonic()
+        items, pages = self.list_all()
+        listing = time.monotonic() - t
+        self.assertEqual((pages, len({p["id"] for p in items})), (76, 30000))
+        self.assertLess(listing / pages, 0.1, "%.3f s per page" % (listing / pages))
+
+
 class TestRateLimit(EmuTest):
     emu_args = {"rate_limit_rpm": 60, "burst_rps": 5, "operation_ms": 50}
 
@@ -388,6 +465,26 @@ class TestRateLimit(EmuTest):
     def test_disabled_with_zero(self):
         self.emu.config(rate_limit_rpm=0)
         self.assertNotIn(429, self.statuses(30))
+
+    def test_consumption_route_limit(self):
+        # Neon's limits: the consumption route holds 30 tokens, refilling at 0.5/s (30 a minute)
+        self.emu.config(rate_limit_rpm=700, burst_rps=40)
+        self.emu.reset()
+        self.assertEqual(self.emu.get_config()["route_limits"]["GET /consumption_history/v2/projects"],
+                         {"per_second": 0.5, "capacity": 30})
+        now = time.time()
+
+        def consumption(key=PAID_KEY, org_id=PAID_ORG):
+            query = {"org_id": org_id, "from": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3 * 3600)),
+                     "to": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "granularity": "hourly",
+                     "metrics": "compute_unit_seconds"}
+            return self.emu.request("GET", "/consumption_history/v2/projects", key=key, query=query)[0]
+
+        self.assertEqual([consumption() for _ in range(31)], [200] * 30 + [429])
+        self.assertEqual(self.statuses(3, "/users/me", key=PAID_KEY), [200] * 3)     # other routes: unaffected
+        self.assertEqual(consumption(USER_KEY, END_USER_ORG), 200)                  # another account
+        time.sleep(2.1)
+        self.assertEqual([consumption(), consumption()], [200, 429])
 
     def test_route_limit_override(self):
         self.emu.config(rate_limit_rpm=6000000, burst_rps=100,
@@ -482,6 +579,55 @@ class TestFaults(EmuTest):
             self.emu.request("POST", "/projects", {"project": {"name": "hung2"}}, key=FREE_KEY, timeout=5)
         self.assertLess(time.monotonic() - t, 2.0)
         self.assertNotIn("hung2", self.project_names())
+
+    def count_named(self, name):
+        status, _, body = self.emu.request("GET", "/projects", key=FREE_KEY, query={"limit": 400})
+        self.assertEqual(status, 200, body)
+        return sum(1 for p in body["projects"] if p["name"] == name)
+
+    def test_late_lands_after_the_client_gave_up(self):
+        cfg = self.fault(kind="late", late_ms=2500, count=1)
+        self.assertEqual({k: cfg["faults"][0][k] for k in ("kind", "when", "late_ms", "count")},
+                         {"kind": "late", "when": "after", "late_ms": 2500, "count": 1})
+        t = time.monotonic()
+        with self.assertRaises((socket.timeout, TimeoutError)):
+            self.emu.request("POST", "/projects", {"project": {"name": "late"}}, key=FREE_KEY, timeout=1)
+        self.assertEqual(self.count_named("late"), 0)          # not yet (and GET /projects is not faulted)
+        entry = [e for e in self.emu.requests() if e["method"] == "POST"][-1]
+        self.assertEqual((entry["status"], entry["fault"]),
+                         (0, {"kind": "late", "when": "after", "dispatch_status": None, "dispatched_at": None}))
+        while self.count_named("late") == 0 and time.monotonic() - t < 6:
+            time.sleep(0.05)
+        landed = time.monotonic() - t
+        self.assertTrue(2.3 <= landed <= 3.5, landed)
+        time.sleep(0.3)
+        self.assertEqual(self.count_named("late"), 1)           # exactly once
+        entry = [e for e in self.emu.requests() if e["method"] == "POST"][-1]
+        self.assertEqual((entry["status"], entry["fault"]["dispatch_status"]), (0, 201))
+        self.assertTrue(2.45 <= entry["fault"]["dispatched_at"] - entry["at"] <= 3.0, entry)
+        cfg = self.emu.get_config()
+        self.assertEqual((cfg["faults"][0]["count"], cfg["faults"][0]["fired"]), (0, 1))
+        self.assertEqual(self.emu.request("POST", "/projects", {"project": {"name": "late"}}, key=FREE_KEY)[0], 201)
+        self.assertEqual(self.count_named("late"), 2)
+
+    def test_late_holds_a_waiting_client_without_answer(self):
+        self.fault(kind="late", late_ms=300, count=1)
+        payload = json.dumps({"project": {"name": "held"}}).encode()
+        s = socket.create_connection(("127.0.0.1", self.emu.port), timeout=5)
+        self.addCleanup(s.close)
+        t = time.monotonic()
+        s.sendall(b"POST /api/v2/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + FREE_KEY.encode()
+                  + b"\r\nContent-Length: %d\r\n\r\n" % len(payload) + payload)
+        self.assertEqual(read_until_eof(s), b"")                # closed without an answer once it took effect
+        self.assertTrue(0.25 <= time.monotonic() - t <= 2.0)
+        self.assertEqual(self.count_named("held"), 1)
+        # a reset forgets a dispatch still to come
+        self.fault(kind="late", late_ms=400, count=1)
+        with self.assertRaises((socket.timeout, TimeoutError)):
+            self.emu.request("POST", "/projects", {"project": {"name": "forgotten"}}, key=FREE_KEY, timeout=0.2)
+        self.emu.reset()
+        time.sleep(0.6)
+        self.assertEqual(self.count_named("forgotten"), 0)
 
     def test_slow_body(self):
         self.fault(kind="slow_body", slow_body_ms=600, count=1)
@@ -758,11 +904,17 @@ class TestHostileFaults(EmuTest):
                     {"kind": "echo_auth", "when": "sometimes"},
                     {"kind": "garbage", "data": 7},
                     {"kind": "garbage", "status": 500},
-                    {"kind": "503", "status": 500}):
+                    {"kind": "503", "status": 500},
+                    {"kind": "late"},                                                  # no late_ms
+                    {"kind": "late", "late_ms": -1},
+                    {"kind": "late", "late_ms": "5"},
+                    {"kind": "late", "late_ms": 5, "when": "before"},
+                    {"kind": "503", "late_ms": 5}):
             status, body = self.emu.control("POST", "/config", {"faults": [bad]})
             self.assertEqual(status, 400, bad)
             self.assertTrue(is_general_error(body))
         self.assertEqual(self.emu.control("POST", "/config", {"error_kinds": ["respond"]})[0], 400)
+        self.assertEqual(self.emu.control("POST", "/config", {"error_kinds": ["late"]})[0], 400)
         self.assertEqual(self.emu.get_config(), before)
 
 

@@ -133,7 +133,7 @@ like(join("\n", @paths),
 	qr{GET /api/v2/projects/$pid2\n.*GET /api/v2/projects/$pid2/branches\n.*GET /api/v2/projects/$pid2/snapshots\n.*PATCH /api/v2/projects/$pid2/endpoints/[^\n]+\n.*POST /api/v2/organizations/[^/]+/projects/transfer\n.*PATCH /api/v2/projects/$pid2\n}s,
 	'check, shrink, transfer, quotas: in that order');
 note sprintf('a downgrade cost %d requests: %s', scalar @paths, join(', ', @paths));
-is($node->safe_psql('postgres', "SELECT branches, snapshots FROM neon_platform.usage WHERE tenant = 'up-002' ORDER BY id DESC LIMIT 1"),
+is($node->safe_psql('postgres', "SELECT branches, snapshots FROM neon_platform.usage WHERE tenant = 'up-002' ORDER BY period_start DESC LIMIT 1"),
 	'1|0', 'the usage it read is stored');
 
 note 'a downgrade whose fresh usage does not fit';

@@ -24,6 +24,7 @@ use NeonTest;
 my $QUOTA = 360000;
 my $LIST  = qr{^/api/v2/projects$};
 my $READ  = qr{^/api/v2/projects/[a-z0-9-]+$};
+my $BILL  = qr{^/api/v2/consumption_history/v2/projects$};
 
 my $emu  = NeonEmulator->new(name => 'emu', operation_ms => 50, rate_limit_rpm => 0, burst_rps => 0);
 my $node = neon_node('primary', $emu, guc => { requests_per_minute => 6000, burst_per_second => 100 });
@@ -46,7 +47,8 @@ for my $n (1 .. 20)
 }
 
 # sync($label): neon_sync_usage(), waits for the sweep and its detail reads; returns the sweep's
-# result (decoded) and what it cost: list requests, detail reads (from the emulator's log).
+# result (decoded) and what it cost: list requests, detail reads, consumption requests (from the
+# emulator's log).
 sub sync
 {
 	my ($label) = @_;
@@ -55,11 +57,11 @@ sub sync
 	is($node->safe_psql('postgres', "SELECT neon_wait($job)"), 'succeeded', "$label: the sweep succeeded");
 	ok(wait_jobs_done($node, timeout => 30), "$label: its detail reads ended");
 	my $log = $emu->requests;
-	my ($lists, $reads) = ($emu->count_requests('GET', $LIST, log => $log), $emu->count_requests('GET', $READ, log => $log));
+	my ($lists, $reads, $bills) = map { $emu->count_requests('GET', $_, log => $log) } ($LIST, $READ, $BILL);
 	my $result = $node->safe_psql('postgres', "SELECT result FROM neon_platform.jobs WHERE id = $job");
-	note sprintf('%s: %d requests: %d list pages, %d detail reads (result %s)', $label, $lists + $reads, $lists,
-		$reads, $result);
-	return (decode_json($result), $lists, $reads);
+	note sprintf('%s: %d requests: %d list pages, %d detail reads, %d consumption pages (result %s)', $label,
+		$lists + $reads + $bills, $lists, $reads, $bills, $result);
+	return (decode_json($result), $lists, $reads, $bills);
 }
 
 # notifications($psql): the payloads of the alerts NOTIFY delivered to the listening session so far.
@@ -77,12 +79,14 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM neon_platform.jobs WHERE k
 note 'first sync';
 my $listener = $node->background_psql('postgres');
 $listener->query_safe('LISTEN neon_platform_alerts');
-my ($result, $lists, $reads) = sync('first sync');
-is_deeply($result, { pages => 2, projects => 20, matched_tenants => 20, detail_reads => 15 },
-	'the result: 2 pages, 20 projects, 20 tenants matched, 15 detail reads');
+my ($result, $lists, $reads, $bills) = sync('first sync');
+is_deeply({ map { $_ => $result->{$_} } qw(pages projects matched_tenants detail_reads consumption_pages) },
+	{ pages => 2, projects => 20, matched_tenants => 20, detail_reads => 15, consumption_pages => 1 },
+	'the result: 2 pages, 20 projects, 20 tenants matched, 15 detail reads, 1 consumption page');
 is($lists, 2, 'cost: 1 list request per organization for 20 projects');
+is($bills, 1, 'plus 1 consumption request for the paid organization (empty)');
 is($reads, 15, 'plus 1 detail read for each of the 15 tenants at 70 % or more');
-is($lists + $reads, 17, 'a sweep of 20 tenants costs 17 requests');
+is($lists + $reads + $bills, 18, 'a sweep of 20 tenants costs 18 requests');
 is($node->safe_psql('postgres', "SELECT count(*) FROM neon_platform.api_calls WHERE path LIKE '/projects?limit=400%'"), 2,
 	'api_calls records both list pages, with limit=400');
 
@@ -128,10 +132,10 @@ is($node->safe_psql('postgres',
 	'neon_platform.usage: the 15 tenants read in detail have every period counter, the 5 others the list\'s figures');
 
 note 'second sync';
-($result, $lists, $reads) = sync('second sync');
+($result, $lists, $reads, $bills) = sync('second sync');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM neon_platform.alerts'), 15, 'a second sync adds no alert');
 is(scalar @{ notifications($listener) }, 0, 'and sends no notification');
-is($lists + $reads, 17, 'it costs the same 17 requests');
+is($lists + $reads + $bills, 18, 'it costs the same 18 requests');
 
 note 'a hostile project list';
 my $read_at = $node->safe_psql('postgres', 'SELECT max(read_at) FROM neon_platform.usage');
@@ -151,6 +155,8 @@ is($node->safe_psql('postgres',
 		"SELECT percent_used || ' ' || suspended FROM neon_platform.quota_status
 		  WHERE metric = 'active_time_seconds' AND tenant = 'u-011'"), '102.6 true',
 	'quota_status shows u-011 at 102.6 %, suspended');
+is($node->safe_psql('postgres', "SELECT suspended_by FROM neon_platform.tenants WHERE tenant = 'u-011'"),
+	'active_time_seconds', 'tenants.suspended_by names the quota it used up');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM neon_platform.alerts'), 15,
 	'no new alert: 95 is still the highest threshold crossed');
 is(scalar @{ notifications($listener) }, 0, 'no notification');
@@ -165,6 +171,8 @@ is($node->safe_psql('postgres',
 		"SELECT used || '/' || quota || ' ' || percent_used || ' ' || suspended FROM neon_platform.quota_status
 		  WHERE metric = 'active_time_seconds' AND tenant = 'u-011'"), '369200/2700000 13.7 false',
 	'the upgrade lifts the suspension: 13.7 % of pro\'s quota, not suspended');
+is($node->safe_psql('postgres', "SELECT suspended_by IS NULL FROM neon_platform.tenants WHERE tenant = 'u-011'"), 't',
+	'and in tenants');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM neon_platform.alerts'), 15, 'still 15 alerts');
 $listener->quit;
 
@@ -191,7 +199,10 @@ my @after = grep { $_->{path} =~ $LIST && $_->{at} > $t_kill } @{ $emu->requests
 is($after[0]{query}{cursor}, $cursor, 'the new worker resumed at the saved cursor');
 is(scalar(grep { !defined $_->{query}{cursor} } @after), 1,
 	'and read no first page again but the paid organization\'s');
-is_deeply(decode_json($node->safe_psql('postgres', "SELECT result - 'detail_reads' FROM neon_platform.jobs WHERE id = $job")),
+is_deeply(decode_json($node->safe_psql('postgres',
+			"SELECT jsonb_build_object('pages', result->'pages', 'projects', result->'projects',
+			                           'matched_tenants', result->'matched_tenants')
+			   FROM neon_platform.jobs WHERE id = $job")),
 	{ pages => 4, projects => 820, matched_tenants => 20 },
 	'the result: 4 pages (3 of the free organization, 1 of the paid one), 820 projects, 20 tenants');
 note 'list requests after the restart (cursor): ' . join(', ', map { $_->{query}{cursor} // 'none' } @after);
