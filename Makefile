@@ -65,5 +65,6 @@ unit: $(UNIT_TESTS)
 bench: test/unit/bench_http
 	test/bench/run.sh
 	test/bench/provision.sh
+	test/bench/sweep.sh
 
 EXTRA_CLEAN  = $(UNIT_TESTS) test/unit/bench_http tmp_check results regression.diffs regression.out

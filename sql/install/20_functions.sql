@@ -355,7 +355,8 @@ BEGIN
         RAISE NOTICE 'tenant "%" had no Neon project; it is marked deleted', tenant;
         RETURN NULL;
     END IF;
-    IF t.state NOT IN ('ready', 'failed') THEN
+    -- A missing tenant's project may still exist elsewhere: the delete finds out (404: gone).
+    IF t.state NOT IN ('ready', 'failed', 'missing') THEN
         RAISE EXCEPTION 'tenant "%" is busy (state %)', tenant, t.state
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Wait for its current job with neon_wait(), then deprovision it.';

@@ -27,6 +27,7 @@ int			neon_request_timeout_ms = 30000;
 int			neon_settle_margin_ms = 10000;
 int			neon_operation_poll_interval_ms = 1000;
 int			neon_background_rate_share = 20;
+int			neon_sweep_rate_share = 20;
 int			neon_max_attempts = 10;
 int			neon_job_retention_s = 7 * 24 * 3600;
 bool		neon_paused = false;
@@ -137,6 +138,10 @@ define_pacing_settings(void)
 	DefineCustomIntVariable("neon_platform.background_rate_share",
 							"Largest share of the rate limit and of the calls in flight that background work may use, in percent.",
 							NULL, &neon_background_rate_share, 20, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("neon_platform.sweep_rate_share",
+							"Largest share of the rate limit and of the calls in flight that usage sweeps and reconciliation may use, in percent.",
+							NULL, &neon_sweep_rate_share, 20, 1, 100,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("neon_platform.max_attempts",
 							"Times a job is tried before it fails.",

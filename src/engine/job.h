@@ -24,14 +24,19 @@
 
 #include "transport/http.h"
 
-/* Lanes: work a person waits for never queues behind background work. */
+/*
+ * Lanes: work a person waits for never queues behind background work;
+ * background work (re-applies, expiries) and sweeps (usage, reconciliation)
+ * each keep to their own share of the rate limit.
+ */
 typedef enum JobLane
 {
 	LANE_INTERACTIVE = 0,
-	LANE_BACKGROUND = 1
+	LANE_BACKGROUND = 1,
+	LANE_SWEEP = 2
 } JobLane;
 
-#define JOB_LANES 2
+#define JOB_LANES 3
 
 /* Which API key a call carries. */
 typedef enum ApiKeyKind

@@ -22,6 +22,7 @@ extern int	neon_request_timeout_ms;
 extern int	neon_settle_margin_ms;
 extern int	neon_operation_poll_interval_ms;
 extern int	neon_background_rate_share;
+extern int	neon_sweep_rate_share;
 extern int	neon_max_attempts;
 extern int	neon_job_retention_s;
 extern bool neon_paused;

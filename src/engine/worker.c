@@ -19,9 +19,10 @@
  * rolls back that pass's transaction and nothing else; a cancel
  * (pg_cancel_backend) is such an error.
  *
- * Lanes: interactive calls go before background ones, and background work
- * never has more than neon_platform.background_rate_share of the calls in
- * flight or of the rate limit.
+ * Lanes: interactive calls go before background ones, background ones
+ * before sweeps; background work never has more than
+ * neon_platform.background_rate_share of the calls in flight or of the rate
+ * limit, sweeps never more than neon_platform.sweep_rate_share.
  *
  * Signals: SIGTERM ends the worker with exit code 1 so the postmaster
  * restarts it; SIGHUP reloads the settings (and the key file); SIGUSR1
@@ -66,7 +67,7 @@ typedef struct Worker
 {
 	HttpEngine *engine;
 	RateLimiter limiter;		/* every call */
-	RateLimiter background_limiter; /* background calls take a token here too */
+	RateLimiter lane_limiter[JOB_LANES];	/* a call of a shared lane takes a token here too */
 	WaitEventSet *events;
 	MemoryContext jobs_cxt;
 	MemoryContext pass_cxt;		/* reset after every pass */
@@ -109,41 +110,64 @@ lane_of(Job *job)
 	return job->kind ? job->kind->lane : LANE_INTERACTIVE;
 }
 
-/* Most background jobs at once: their share of the calls in flight, at least one. */
+/* The percent of the rate limit and of the calls in flight a lane may use. */
 static int
-background_cap(void)
+lane_share(JobLane lane)
 {
-	return Max(1, neon_max_inflight_requests * neon_background_rate_share / 100);
+	if (lane == LANE_BACKGROUND)
+		return neon_background_rate_share;
+	if (lane == LANE_SWEEP)
+		return neon_sweep_rate_share;
+	return 100;
+}
+
+/* Most jobs of a lane at once: its share of the calls in flight, at least one. */
+static int
+lane_cap(JobLane lane)
+{
+	return Max(1, neon_max_inflight_requests * lane_share(lane) / 100);
+}
+
+/* Sets every lane's next look at the queue to now. */
+static void
+claim_every_lane_now(Worker *w)
+{
+	for (int lane = 0; lane < JOB_LANES; lane++)
+		w->claim_at[lane] = 0;
+}
+
+/* Jobs claimed and not yet ended, in every lane. */
+static int
+active_jobs(Worker *w)
+{
+	int			n = 0;
+
+	for (int lane = 0; lane < JOB_LANES; lane++)
+		n += w->active[lane];
+	return n;
 }
 
 /* How many more jobs of a lane may be claimed now. */
 static int
 lane_room(Worker *w, JobLane lane)
 {
-	int			room = neon_max_inflight_requests + w->exempt
-		- w->active[LANE_INTERACTIVE] - w->active[LANE_BACKGROUND];
+	int			room = neon_max_inflight_requests + w->exempt - active_jobs(w);
 
-	if (lane == LANE_BACKGROUND)
-		room = Min(room, background_cap() - w->active[LANE_BACKGROUND]);
+	if (lane != LANE_INTERACTIVE)
+		room = Min(room, lane_cap(lane) - w->active[lane]);
 	return room;
 }
 
-/* Applies the rate settings to both token buckets. */
+/* Applies the rate settings to the token buckets: the whole limit's, and each shared lane's. */
 static void
 configure_limiters(Worker *w, bool first)
 {
-	int			share = neon_background_rate_share;
-	int			bg_rpm = Max(1, neon_requests_per_minute * share / 100);
-	int			bg_burst = Max(1, neon_burst_per_second * share / 100);
+	void		(*set) (RateLimiter *, int, int, double) = first ? ratelimit_init : ratelimit_configure;
 
-	if (first)
-	{
-		ratelimit_init(&w->limiter, neon_requests_per_minute, neon_burst_per_second, http_now());
-		ratelimit_init(&w->background_limiter, bg_rpm, bg_burst, http_now());
-		return;
-	}
-	ratelimit_configure(&w->limiter, neon_requests_per_minute, neon_burst_per_second, http_now());
-	ratelimit_configure(&w->background_limiter, bg_rpm, bg_burst, http_now());
+	set(&w->limiter, neon_requests_per_minute, neon_burst_per_second, http_now());
+	for (int lane = LANE_BACKGROUND; lane < JOB_LANES; lane++)
+		set(&w->lane_limiter[lane], Max(1, neon_requests_per_minute * lane_share(lane) / 100),
+			Max(1, neon_burst_per_second * lane_share(lane) / 100), http_now());
 }
 
 /* The wait set: our latch, postmaster death, and the HTTP engine's descriptor. */
@@ -194,7 +218,7 @@ apply_new_settings(Worker *w)
 	secrets_reload();
 	http_engine_configure(w->engine, neon_max_inflight_requests, neon_request_timeout_ms);
 	configure_limiters(w, false);
-	w->claim_at[LANE_INTERACTIVE] = w->claim_at[LANE_BACKGROUND] = 0;
+	claim_every_lane_now(w);
 	w->housekeeping_at = 0;
 	w->release_config_waits = true;
 }
@@ -244,7 +268,7 @@ release_job(Worker *w, Job *job)
 	JobLane		lane = lane_of(job);
 
 	w->active[lane]--;
-	w->claim_at[LANE_INTERACTIVE] = w->claim_at[LANE_BACKGROUND] = 0;
+	claim_every_lane_now(w);
 	job_free(job);
 }
 
@@ -622,19 +646,22 @@ claim_due(Worker *w, double now)
 		return true;
 	if (lane_room(w, LANE_INTERACTIVE) <= 0)
 		return false;
-	return now >= w->claim_at[LANE_INTERACTIVE] || now >= w->claim_at[LANE_BACKGROUND];
+	for (int lane = 0; lane < JOB_LANES; lane++)
+		if (now >= w->claim_at[lane])
+			return true;
+	return false;
 }
 
 /* Whether a call of this lane may take a token now (and takes it). */
 static bool
 take_token(Worker *w, JobLane lane, double now)
 {
-	if (lane == LANE_BACKGROUND && ratelimit_wait_seconds(&w->background_limiter, now) > 0)
+	if (lane != LANE_INTERACTIVE && ratelimit_wait_seconds(&w->lane_limiter[lane], now) > 0)
 		return false;
 	if (!ratelimit_try_take(&w->limiter, now))
 		return false;
-	if (lane == LANE_BACKGROUND)
-		ratelimit_try_take(&w->background_limiter, now);
+	if (lane != LANE_INTERACTIVE)
+		ratelimit_try_take(&w->lane_limiter[lane], now);
 	return true;
 }
 
@@ -713,6 +740,16 @@ mark_mutations_sent(Worker *w)
 	queue_mark_sent(mutations, n);
 }
 
+/* Whether a call of some lane waits for a token, a slot or its batch. */
+static bool
+calls_wait(Worker *w)
+{
+	for (int lane = 0; lane < JOB_LANES; lane++)
+		if (w->waiting[lane].head != NULL || w->parked[lane].head != NULL)
+			return true;
+	return false;
+}
+
 /*
  * In one short transaction: claims due jobs, interactive ones first (after
  * a reload, first making the jobs that waited for the configuration due),
@@ -728,19 +765,15 @@ claim_and_send(Worker *w)
 	Job		   *job;
 	int			i;
 
-	if (!claim && w->waiting[LANE_INTERACTIVE].head == NULL && w->waiting[LANE_BACKGROUND].head == NULL
-		&& w->parked[LANE_INTERACTIVE].head == NULL && w->parked[LANE_BACKGROUND].head == NULL)
+	if (!claim && !calls_wait(w))
 		return;
 	w->fresh = palloc(sizeof(Job *) * Max(neon_max_inflight_requests, 1));
 	w->n_fresh = 0;
 	db_begin("claiming jobs and recording mutations about to be sent");
 	if (claim && w->release_config_waits)
 		queue_release_config_waits();
-	if (claim)
-	{
-		claim_lane(w, LANE_INTERACTIVE, now);
-		claim_lane(w, LANE_BACKGROUND, now);
-	}
+	for (int lane = 0; claim && lane < JOB_LANES; lane++)
+		claim_lane(w, lane, now);
 	pick_calls_to_send(w);
 	mark_mutations_sent(w);
 	db_commit();
@@ -784,7 +817,7 @@ housekeeping(Worker *w)
 	if (neon_usage_retention_s > 0)
 		queue_prune_usage(neon_usage_retention_s);
 	db_commit();
-	w->claim_at[LANE_INTERACTIVE] = w->claim_at[LANE_BACKGROUND] = 0;
+	claim_every_lane_now(w);
 }
 
 /* Seconds until a waiting call of some lane can take a token, or -1 when none waits. */
@@ -795,14 +828,15 @@ token_wait_seconds(Worker *w, double now)
 
 	if (http_engine_inflight(w->engine) >= neon_max_inflight_requests)
 		return -1;
-	if (w->waiting[LANE_INTERACTIVE].head != NULL || w->parked[LANE_INTERACTIVE].head != NULL)
-		wait = ratelimit_wait_seconds(&w->limiter, now);
-	if (w->waiting[LANE_BACKGROUND].head != NULL || w->parked[LANE_BACKGROUND].head != NULL)
+	for (int lane = 0; lane < JOB_LANES; lane++)
 	{
-		double		bg = Max(ratelimit_wait_seconds(&w->limiter, now),
-							 ratelimit_wait_seconds(&w->background_limiter, now));
+		double		lane_wait = ratelimit_wait_seconds(&w->limiter, now);
 
-		wait = wait < 0 ? bg : Min(wait, bg);
+		if (w->waiting[lane].head == NULL && w->parked[lane].head == NULL)
+			continue;
+		if (lane != LANE_INTERACTIVE)
+			lane_wait = Max(lane_wait, ratelimit_wait_seconds(&w->lane_limiter[lane], now));
+		wait = wait < 0 ? lane_wait : Min(wait, lane_wait);
 	}
 	return wait;
 }
@@ -856,7 +890,7 @@ wait_for_events(Worker *w, long timeout_ms)
 		if (events[i].events & WL_LATCH_SET)
 		{
 			ResetLatch(MyLatch);
-			w->claim_at[LANE_INTERACTIVE] = w->claim_at[LANE_BACKGROUND] = 0;
+			claim_every_lane_now(w);
 		}
 	}
 	http_engine_perform(w->engine);
@@ -947,7 +981,7 @@ recover_from_failed_pass(Worker *w, ErrorData *edata)
 	drop_uncommitted_claims(w, &w->unrecorded, false);
 	w->n_fresh = 0;
 	/* With no job in memory, look at the schema afresh (it may have been dropped or updated). */
-	if (w->active[LANE_INTERACTIVE] + w->active[LANE_BACKGROUND] == 0)
+	if (active_jobs(w) == 0)
 		w->schema_ready = false;
 	w->pause_until = http_now() + FAILED_PASS_PAUSE_SECONDS;
 	ereport(LOG,

@@ -128,7 +128,7 @@ static const JobStep delete_stray_steps[] = {
 
 const JobKind delete_stray_kind = {
 	.name = "delete_stray",
-	.lane = LANE_BACKGROUND,
+	.lane = LANE_SWEEP,
 	.needs_tenant = false,
 	.steps = delete_stray_steps,
 	.load = delete_stray_load,

@@ -60,6 +60,30 @@ state_of(Job *job)
 	return (Provision *) job->state;
 }
 
+/*
+ * What find_existing and fetch_endpoints learn, saved in jobs.progress so
+ * that a step retried later (claimed afresh, say after a 502) still has it.
+ * No secret is among them.
+ */
+static const struct
+{
+	const char *name;
+	size_t		offset;
+}			progress_fields[] = {
+	{"project_id", offsetof(NeonProject, project_id)},
+	{"branch_id", offsetof(NeonProject, branch_id)},
+	{"endpoint_id", offsetof(NeonProject, endpoint_id)},
+	{"host", offsetof(NeonProject, host)},
+	{"pooler_host", offsetof(NeonProject, pooler_host)},
+};
+
+/* The project's string that progress_fields[i] names. */
+static char **
+progress_field(Provision *p, int i)
+{
+	return (char **) ((char *) &p->project + progress_fields[i].offset);
+}
+
 /* Reads the plan from jobs.args and what an earlier run found from jobs.progress. */
 static bool
 provision_load(Job *job, const char *args_text, const char *progress_text, const char **error)
@@ -87,35 +111,40 @@ provision_load(Job *job, const char *args_text, const char *progress_text, const
 	progress = job_args_parse(progress_text, error);
 	if (progress == NULL)
 		return false;
-	if ((value = job_args_string(progress, "project_id")) != NULL)
-		p->project.project_id = strdup(value);
+	for (int i = 0; i < (int) lengthof(progress_fields); i++)
+		if ((value = job_args_string(progress, progress_fields[i].name)) != NULL)
+			*progress_field(p, i) = strdup(value);
 	if ((value = job_args_string(progress, "cursor")) != NULL)
 		p->list_cursor = MemoryContextStrdup(job->cxt, value);
 	job_args_free(progress);
 	return true;
 }
 
-/* What the job found so far, for jobs.progress. */
+/* What the job found so far, for jobs.progress: a retried step is claimed afresh. */
 static char *
 provision_save_progress(Job *job)
 {
 	Provision  *p = state_of(job);
 	StringInfoData buf;
+	const char *sep = "{";
 
-	if (p->project.project_id == NULL && p->list_cursor == NULL)
-		return NULL;
 	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	if (p->project.project_id)
+	for (int i = 0; i < (int) lengthof(progress_fields); i++)
 	{
-		appendStringInfoString(&buf, "\"project_id\": ");
-		escape_json(&buf, p->project.project_id);
+		if (*progress_field(p, i) == NULL)
+			continue;
+		appendStringInfo(&buf, "%s\"%s\": ", sep, progress_fields[i].name);
+		escape_json(&buf, *progress_field(p, i));
+		sep = ", ";
 	}
 	if (p->list_cursor)
 	{
-		appendStringInfoString(&buf, p->project.project_id ? ", \"cursor\": " : "\"cursor\": ");
+		appendStringInfo(&buf, "%s\"cursor\": ", sep);
 		escape_json(&buf, p->list_cursor);
+		sep = ", ";
 	}
+	if (buf.len == 0)
+		return NULL;
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }

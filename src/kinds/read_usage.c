@@ -79,7 +79,7 @@ static const JobStep read_usage_steps[] = {
 
 const JobKind read_usage_kind = {
 	.name = "read_usage",
-	.lane = LANE_BACKGROUND,
+	.lane = LANE_SWEEP,
 	.needs_tenant = true,
 	.steps = read_usage_steps,
 	.load = read_usage_load,

@@ -533,7 +533,7 @@ static const JobStep usage_sweep_steps[] = {
 
 const JobKind usage_sweep_kind = {
 	.name = "usage_sweep",
-	.lane = LANE_BACKGROUND,
+	.lane = LANE_SWEEP,
 	.needs_tenant = false,
 	.steps = usage_sweep_steps,
 	.load = usage_sweep_load,

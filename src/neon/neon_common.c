@@ -176,8 +176,41 @@ host_char(char c)
 }
 
 /*
+ * A loopback address with a port, 127.a.b.c:PORT: where a local compute
+ * (the emulator's real databases) listens. Neon's hosts never carry a port.
+ */
+static bool
+loopback_with_port(const char *s, size_t len)
+{
+	const char *colon = memchr(s, ':', len);
+	size_t		port_len;
+	long		port = 0;
+	int			parts = 0;
+	size_t		i;
+
+	if (colon == NULL || len < 10 || strncmp(s, "127.", 4) != 0)
+		return false;
+	for (i = 0; i < (size_t) (colon - s); i += strspn(s + i, "0123456789") + 1)
+	{
+		size_t		digits_len = strspn(s + i, "0123456789");
+
+		if (digits_len == 0 || digits_len > 3 || atoi(s + i) > 255
+			|| (s + i + digits_len != colon && s[i + digits_len] != '.'))
+			return false;
+		parts++;
+	}
+	port_len = len - (colon - s) - 1;
+	if (parts != 4 || port_len == 0 || port_len > 5 || strspn(colon + 1, "0123456789") < port_len)
+		return false;
+	for (i = 0; i < port_len; i++)
+		port = port * 10 + (colon[1 + i] - '0');
+	return port >= 1 && port <= 65535;
+}
+
+/*
  * Hosts end up in connection strings handed to tenants: no scheme, port,
- * path, userinfo or space can slip in, only DNS labels.
+ * path, userinfo or space can slip in, only DNS labels (and a port only
+ * after a loopback address: a local compute).
  */
 bool
 neon_valid_host(const char *s, size_t len)
@@ -186,6 +219,8 @@ neon_valid_host(const char *s, size_t len)
 
 	if (len == 0 || len > HOST_MAX)
 		return false;
+	if (memchr(s, ':', len) != NULL)
+		return loopback_with_port(s, len);
 	for (size_t i = 0; i <= len; i++)
 	{
 		if (i == len || s[i] == '.')

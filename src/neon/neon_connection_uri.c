@@ -72,8 +72,9 @@ percent_decode(const char *s, size_t len)
  * Splits postgresql://role:password@host[:port]/database[?params] into the
  * role_name, password, host and database_name of `parts`, percent-decoded.
  * The password may contain '@' only percent-encoded, so the userinfo ends at
- * the last '@' before the path. The port, if any, must be a number and is
- * dropped: Neon never sends one and callers connect on 5432.
+ * the last '@' before the path. The port, if any, must be a number; it is
+ * dropped (Neon never sends one and callers connect on 5432) but after a
+ * loopback address, a local compute's, where it stays part of the host.
  */
 static bool
 split_connection_uri(const char *uri, NeonProject *parts)
@@ -103,6 +104,8 @@ split_connection_uri(const char *uri, NeonProject *parts)
 		host_end = slash;
 	else if (!valid_port(host_end + 1, slash - (host_end + 1)))
 		return false;
+	else if (strncmp(at + 1, "127.", 4) == 0)
+		host_end = slash;
 	db_end = slash + 1 + strcspn(slash + 1, "?#");
 
 	parts->role_name = percent_decode(p, colon - p);

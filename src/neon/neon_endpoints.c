@@ -43,14 +43,20 @@ neon_read_write_endpoint(json_object *endpoints, const char *branch_id)
 	return first;
 }
 
-/* Inserts "-pooler" after the endpoint id, as Neon names its PgBouncer hosts. */
+/*
+ * Inserts "-pooler" after the endpoint id, as Neon names its PgBouncer
+ * hosts. A local compute at 127.a.b.c:PORT has its pooler on PORT + 1.
+ */
 char *
 neon_pooler_host(const char *host)
 {
 	size_t		label_len;
+	const char *colon;
 
 	if (host == NULL)
 		return NULL;
+	if ((colon = strchr(host, ':')) != NULL)
+		return neon_format("%.*s:%ld", (int) (colon - host), host, strtol(colon + 1, NULL, 10) + 1);
 	label_len = strcspn(host, ".");
 	if (label_len >= 7 && strncmp(host + label_len - 7, "-pooler", 7) == 0)
 		return strdup(host);

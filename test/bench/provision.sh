@@ -12,50 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tenants=${1:-5000}
-bindir=$(pg_config --bindir)
-work=$(mktemp -d /tmp/neon_platform-bench.XXXXXX)
-chmod 755 "$work"
-chown postgres: "$work"
-emulator_pid=
+. test/bench/lib.sh
+bench_start
 
-cleanup() {
-	set +e
-	[ -f "$work/data/postmaster.pid" ] && runuser -u postgres -- "$bindir/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null 2>&1
-	[ -n "$emulator_pid" ] && kill "$emulator_pid" 2>/dev/null && wait "$emulator_pid" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-python3 test/emulator/neon_emulator.py --port 0 --rate-limit-rpm 0 --burst-rps 0 --operation-ms 50 \
-	>"$work/emulator.out" 2>"$work/emulator.err" &
-emulator_pid=$!
-for _ in $(seq 100); do
-	grep -q '^neon-emulator listening on ' "$work/emulator.out" && break
-	sleep 0.1
-done
-url=$(sed -n 's/^neon-emulator listening on \(http:.*\)$/\1/p' "$work/emulator.out")
-curl -sf -XPOST "$url/_emulator/org_limit" -d '{"org_id": "org-agent-free", "name": "projects", "value": 1000000}' >/dev/null
-curl -sf -XPOST "$url/_emulator/org_limit" -d '{"org_id": "org-agent-paid", "name": "projects", "value": 1000000}' >/dev/null
-
-runuser -u postgres -- "$bindir/initdb" -D "$work/data" -A trust --no-sync >/dev/null
-cat >>"$work/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$work'
-shared_preload_libraries = 'neon_platform'
-neon_platform.api_url = '$url/api/v2'
-neon_platform.free_org_api_key = 'emulator-free-org-key'
-neon_platform.paid_org_api_key = 'emulator-paid-org-key'
-neon_platform.personal_api_key = 'emulator-personal-key'
-neon_platform.free_org_id = 'org-agent-free'
-neon_platform.paid_org_id = 'org-agent-paid'
-neon_platform.requests_per_minute = 1000000
-neon_platform.burst_per_second = 100000
-neon_platform.max_inflight_requests = 128
-CONF
-runuser -u postgres -- "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
-sql() { runuser -u postgres -- "$bindir/psql" -X -qAt -h "$work" -d postgres -c "$1"; }
-
-sql "CREATE EXTENSION neon_platform"
 start=$(date +%s.%N)
 sql "SELECT count(neon_provision('bench-' || g, CASE WHEN g % 2 = 0 THEN 'free' ELSE 'pro' END)) FROM generate_series(1, $tenants) AS g" >/dev/null
 enqueued=$(date +%s.%N)
@@ -66,8 +25,6 @@ ready=$(sql "SELECT count(*) FROM neon_platform.tenants WHERE state = 'ready'")
 calls=$(sql "SELECT count(*) FROM neon_platform.api_calls")
 pid=$(sql "SELECT pid FROM pg_stat_activity WHERE backend_type = 'neon_platform worker'")
 rss=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$pid/status")
-# CPU seconds (user + system) spent so far by a process.
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 worker_cpu=$(cpu_seconds "$pid")
 emulator_cpu=$(cpu_seconds "$emulator_pid")
 awk -v wc="$worker_cpu" -v ec="$emulator_cpu" -v n="$tenants" -v r="$ready" -v c="$calls" -v s="$start" -v e="$enqueued" -v d="$done_at" -v rss="$rss" 'BEGIN {
@@ -80,13 +37,13 @@ awk -v wc="$worker_cpu" -v ec="$emulator_cpu" -v n="$tenants" -v r="$ready" -v c
 
 # The free half moves to pro: transfers batched by 400, then the quotas.
 sleep 1    # the creations' operations end (50 ms each)
-curl -sf -XDELETE "$url/_emulator/requests" >/dev/null
+emulator DELETE /requests >/dev/null
 start=$(date +%s.%N)
 upgrades=$(sql "SELECT count(neon_set_tier(tenant, 'pro')) FROM neon_platform.tenants WHERE tier = 'free'")
 sql "SELECT neon_wait(max(id), '300 s') FROM neon_platform.jobs" >/dev/null
 done_at=$(date +%s.%N)
 moved=$(sql "SELECT count(*) FROM neon_platform.tenants WHERE tier = 'pro' AND organization = 'paid' AND state = 'ready'")
-curl -sf "$url/_emulator/requests" | python3 -c '
+emulator GET /requests | python3 -c '
 import json, sys
 log = json.load(sys.stdin)
 n, start, end = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])

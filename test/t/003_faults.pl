@@ -132,6 +132,23 @@ my $ratio = $n429 / (scalar(@$log) || 1);
 note sprintf('round 2: %d requests, %d answered 429 (%.0f %%)', scalar @$log, $n429, 100 * $ratio);
 cmp_ok($ratio, '<', 0.5, 'after 429s the worker slows down instead of hammering (under half the requests got 429)');
 
+note 'round 3: a lost create, then a 502 on each look-up step (each retried step is claimed afresh)';
+$emu->reset;
+$emu->config({ add_faults => [
+	{ route => 'POST /projects', kind => '500', when => 'after', count => 1 },
+	{ route => 'GET /projects/{project_id}/endpoints', kind => '502', count => 1 },
+	{ route => 'GET /projects/{project_id}/connection_uri', kind => '502', count => 1 } ] });
+%jobs = provision($node, [ 'lookup', 'free' ]);
+is($node->safe_psql('postgres', "SELECT neon_wait($jobs{lookup})"), 'succeeded',
+	'round 3: the provisioning succeeded');
+is($node->safe_psql('postgres',
+		"SELECT state, host IS NOT NULL AND pooler_host LIKE '%-pooler%' AND endpoint_id IS NOT NULL FROM neon_platform.tenants WHERE tenant = 'lookup'"),
+	'ready|t', 'round 3: ready with its host, pooler host and endpoint, learned before the retries');
+is($node->safe_psql('postgres',
+		"SELECT string_agg(coalesce(status::text, '-'), ',' ORDER BY id) FROM neon_platform.api_calls WHERE job_id = $jobs{lookup}"),
+	'500,200,502,200,502,200', 'round 3: create (500), find, endpoints (502, again), connection URI (502, again)');
+is(scalar(grep { $_ == 1 } values %{ $emu->projects_by_name }), 1, 'round 3: one project');
+
 my @leaks = secrets_leaked($node);
 is_deeply(\@leaks, [], 'no secret in the log or tables, even with faults');
 

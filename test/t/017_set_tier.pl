@@ -159,4 +159,19 @@ unlike($node->safe_psql('postgres', 'SELECT string_agg(j::text, \'\') FROM neon_
 	  . $node->safe_psql('postgres', 'SELECT string_agg(t::text, \'\') FROM neon_platform.tenants t'),
 	qr/\Q$NeonEmulator::KEYS{free}\E/, 'the misplaced key is in no job or tenant row');
 
+note 'a downgrade whose endpoint change still runs: the transfer waits for it, also once the job is claimed afresh';
+$job = $node->safe_psql('postgres', "SELECT neon_set_tier('up-004', 'big')");
+is($node->safe_psql('postgres', "SELECT neon_wait($job)"), 'succeeded', 'up-004 is on big (8 CU)');
+$emu->config({ operation_ms => 3000 });
+$job = $node->safe_psql('postgres', "SELECT neon_set_tier('up-004', 'free')");
+is($node->safe_psql('postgres', "SELECT neon_wait($job, '90 s')"), 'succeeded', 'the downgrade of up-004 succeeded');
+$emu->config({ operation_ms => 50 });
+is($node->safe_psql('postgres',
+		"SELECT count(*) FILTER (WHERE path ~ '/operations') > 1, count(*) FILTER (WHERE status = 423),
+		        string_agg(status::text, ',' ORDER BY id) FILTER (WHERE path ~ '/projects/transfer')
+		   FROM neon_platform.api_calls WHERE job_id = $job"),
+	't|0|200', 'its operations were polled until the endpoint change ended, then the transfer went through: no 423');
+is($node->safe_psql('postgres', "SELECT tier, organization FROM neon_platform.tenants WHERE tenant = 'up-004'"),
+	'free|free', 'up-004 is on free');
+
 done_testing();

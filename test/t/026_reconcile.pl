@@ -107,6 +107,16 @@ my (undef, $body) = $emu->api('GET', "/projects/$project{'s-002'}", key => 'free
 is($body->{project}{settings}{quota}{active_time_seconds}, 360000, 'the apply_tier job put the quota back at Neon');
 is($emu->count_requests('GET', qr{/endpoints$}), 0, 'without reading the endpoints (no compute setting drifted)');
 
+is($node->safe_psql('postgres', "SELECT neon_provision('s-001', 'free')"),
+	$node->safe_psql('postgres', "SELECT max(id) FROM neon_platform.jobs WHERE tenant = 's-001' AND kind = 'provision'"),
+	'neon_provision() of the missing tenant returns its old job: nothing is re-created');
+my ($ret, undef, $err) = $node->psql('postgres', "SELECT neon_connection_uri('s-001')");
+like($err, qr/not ready/, 'its connection URI is refused');
+my $gone = $node->safe_psql('postgres', "SELECT neon_deprovision('s-001')");
+is($node->safe_psql('postgres', "SELECT neon_wait($gone)"), 'succeeded', 'neon_deprovision() of the missing tenant succeeds');
+is($node->safe_psql('postgres', "SELECT state FROM neon_platform.tenants WHERE tenant = 's-001'"), 'deleted',
+	'it is deleted (its project was already gone)');
+
 note 'a sweep that cannot read every page changes nothing';
 ($st) = $emu->api('DELETE', "/projects/$project{'s-003'}", key => 'free');
 is($st, 200, 's-003\'s project deleted outside neon_platform');

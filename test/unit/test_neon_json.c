@@ -523,6 +523,9 @@ test_pooler_host(void)
 	h = neon_pooler_host("localhost");
 	ok(same(h, "localhost-pooler"), "a single label");
 	free(h);
+	h = neon_pooler_host("127.0.0.1:40001");
+	ok(same(h, "127.0.0.1:40002"), "a local compute's pooler listens on the next port (%s)", h);
+	free(h);
 	ok(neon_pooler_host(NULL) == NULL, "NULL in, NULL out");
 }
 
@@ -812,6 +815,21 @@ test_value_checks(void)
 				 {"javascript:alert(1)//", 0, false},
 				 {"https://ep-1.neon.tech", 0, false},
 				 {"ep-1.neon.tech:5432", 0, false},
+				 {"127.0.0.1:54321", 0, true},
+				 {"127.10.200.3:1", 0, true},
+				 {"127.0.0.1:65535", 0, true},
+				 {"127.0.0.1:65536", 0, false},
+				 {"127.0.0.1:0", 0, false},
+				 {"127.0.0.1:", 0, false},
+				 {"127.0.0.1:5432x", 0, false},
+				 {"127.0.0.1:5432/db", 0, false},
+				 {"127.0.0.256:5432", 0, false},
+				 {"127.0.0:5432", 0, false},
+				 {"127.0.0.1.5:5432", 0, false},
+				 {"10.0.0.1:5432", 0, false},
+				 {"localhost:5432", 0, false},
+				 {"127.0.0.1:54:32", 0, false},
+				 {"127.0.0.1:5432\0", 15, false},
 				 {"user@ep-1.neon.tech", 0, false},
 				 {"ep-1.neon.tech/x", 0, false},
 				 {"ep 1.neon.tech", 0, false},
@@ -986,8 +1004,10 @@ test_hostile_endpoints_and_uris(void)
 		   "connection uri %zu refused, project untouched (%s)", i, error ? error : "");
 		free(error);
 	}
-	ok(neon_parse_connection_uri("{\"uri\":\"postgres://a:b@127.0.0.1:5432/d\"}\n", &p, &error) &&
-	   same(p.host, "127.0.0.1"), "an IPv4 host, a port and a trailing newline are fine");
+	ok(neon_parse_connection_uri("{\"uri\":\"postgres://a:b@10.0.0.1:5432/d\"}\n", &p, &error) &&
+	   same(p.host, "10.0.0.1"), "an IPv4 host, a port and a trailing newline are fine");
+	ok(neon_parse_connection_uri("{\"uri\":\"postgresql://a:b@127.0.0.1:40001/d?sslmode=require\"}", &p, &error) &&
+	   same(p.host, "127.0.0.1:40001"), "a local compute's port stays part of the host (%s)", p.host);
 	neon_project_free(&p);
 }
 
