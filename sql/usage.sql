@@ -58,3 +58,18 @@ SELECT tenant, kind, args FROM neon_platform.jobs WHERE kind = 'usage_sweep';
 SELECT neon_platform.enqueue_due_sweep(900);
 SELECT count(*) AS sweeps FROM neon_platform.jobs WHERE kind = 'usage_sweep';
 SELECT has_function_privilege('public', 'neon_sync_usage()', 'EXECUTE') AS public_may_sync;
+
+-- prune_usage: past periods go after the retention, the current one never.
+SELECT neon_platform.record_usage('ula', '2020-01-01Z', '2020-02-01Z', 10, NULL, NULL, NULL, NULL, NULL, NULL, false);
+INSERT INTO neon_platform.alerts (tenant, metric, threshold, percent_used, period_start, period_end, created_at)
+VALUES ('ula', 'active_time_seconds', 80, 81, '2020-01-01Z', '2020-02-01Z', '2020-01-20Z');
+SELECT tenant, CASE WHEN period_start < '2021-01-01Z' THEN '2020' WHEN period_start > '2098-01-01Z' THEN '2099'
+                     ELSE 'this month' END AS period
+  FROM neon_platform.usage WHERE tenant = 'ula' ORDER BY period_start;
+SELECT neon_platform.prune_usage(86400 * 400);
+SELECT tenant, CASE WHEN period_start < '2021-01-01Z' THEN '2020' WHEN period_start > '2098-01-01Z' THEN '2099'
+                     ELSE 'this month' END AS period
+  FROM neon_platform.usage WHERE tenant = 'ula' ORDER BY period_start;
+SELECT count(*) AS alerts_of_2020 FROM neon_platform.alerts WHERE period_start < '2021-01-01Z';
+SELECT neon_platform.prune_usage(1);
+SELECT tenant, count(*) FROM neon_platform.usage GROUP BY 1 ORDER BY 1;
