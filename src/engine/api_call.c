@@ -43,15 +43,24 @@ resolve_key_kind(Job *job, ApiKeyKind key)
  * Makes job->call the request METHOD api_url||path with the key, taking
  * ownership of `path` (palloc'd) and `body` (malloc'd). false, with *error
  * set, when the configuration makes the call impossible: the job then waits
- * for a reload instead of failing.
+ * for a reload instead of failing. A NULL path (api_path() met a value the
+ * job does not know: its jobs.progress lacks it) fails the job.
  */
 bool
 job_set_call(Job *job, const char *method, ApiKeyKind key, char *path, char *body, const char **error)
 {
-	const char *secret = secrets_api_key(resolve_key_kind(job, key), error);
+	const char *secret;
 	size_t		base_len;
 	char	   *url;
 
+	if (path == NULL)
+	{
+		*error = psprintf("step %s lacks a value it needs (the job's progress or its tenant's row does not hold it)",
+						  job->step->name);
+		free(body);
+		return false;
+	}
+	secret = secrets_api_key(resolve_key_kind(job, key), error);
 	if (secret == NULL || neon_api_url == NULL || neon_api_url[0] == '\0')
 	{
 		if (secret != NULL)
@@ -82,7 +91,9 @@ job_set_call(Job *job, const char *method, ApiKeyKind key, char *path, char *bod
 /*
  * A path below api_url, printf-like with %s, %d and %%, where every %s
  * argument is percent-encoded (a path segment or a query value): nothing an
- * answer carries can reach another path or add a query parameter.
+ * answer carries can reach another path or add a query parameter. NULL
+ * when a %s argument is NULL (a value the job does not know), which
+ * job_set_call() refuses.
  */
 char *
 api_path(const char *fmt,...)
@@ -99,8 +110,16 @@ api_path(const char *fmt,...)
 			appendStringInfoChar(&buf, *p);
 		else if (p[1] == 's')
 		{
-			char	   *escaped = http_escape(va_arg(args, const char *));
+			const char *value = va_arg(args, const char *);
+			char	   *escaped;
 
+			if (value == NULL)
+			{
+				va_end(args);
+				pfree(buf.data);
+				return NULL;
+			}
+			escaped = http_escape(value);
 			if (escaped == NULL)
 				elog(ERROR, "neon_platform: out of memory");
 			appendStringInfoString(&buf, escaped);

@@ -39,7 +39,26 @@ job_kind_by_name(const char *name)
 	return NULL;
 }
 
-/* The step of `kind` named `name`; NULL names the first step. Unknown names are a bug. */
+/*
+ * The call of a step its kind does not have: the job fails with the
+ * reason, rather than every pass of the worker that claims it.
+ */
+static bool
+unknown_step_build(Job *job, const char **error)
+{
+	*error = psprintf("job kind \"%s\" has no step named like jobs.step (changed by hand, or left by another version of neon_platform)",
+					  job->kind->name);
+	return false;
+}
+
+/* What a step name its kind does not have resolves to: a read step whose call cannot be built. */
+static const JobStep unknown_step = {.name = "unknown", .build = unknown_step_build};
+
+/*
+ * The step of `kind` named `name`; NULL names the first step. A name the
+ * kind does not have (a jobs.step edited by hand, or saved by another
+ * version) gives a step that fails its job, and is logged.
+ */
 const JobStep *
 job_step_by_name(const JobKind *kind, const char *name)
 {
@@ -50,8 +69,8 @@ job_step_by_name(const JobKind *kind, const char *name)
 	for (step = kind->steps; step->name != NULL; step++)
 		if (strcmp(step->name, name) == 0)
 			return step;
-	elog(ERROR, "neon_platform: job kind \"%s\" has no step \"%s\"", kind->name, name);
-	return NULL;
+	ereport(LOG, (errmsg("neon_platform: job kind \"%s\" has no step \"%s\"", kind->name, name)));
+	return &unknown_step;
 }
 
 /* The names of the kinds of one lane, as a text[] for the claim query. */

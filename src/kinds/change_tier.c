@@ -116,6 +116,10 @@ is_downgrade(const TierJob *t)
 /*
  * The plan, and where the job stands in a move: a downgrade shrinks the
  * endpoints before its transfer, so after it they need nothing more.
+ * Endpoints it patched started operations that its transfer must wait for
+ * (Neon answers 423 while they run): the engine knows that only of calls
+ * made since the job was claimed, and a job is claimed afresh after every
+ * poll that finds them still running, so jobs.progress (patched) tells it.
  */
 static bool
 change_tier_load(Job *job, const char *args, const char *progress, const char **error)
@@ -127,7 +131,10 @@ change_tier_load(Job *job, const char *args, const char *progress, const char **
 	t = tier_job(job);
 	t->downgrade = is_downgrade(t);
 	if (t->downgrade && !t->transferred)
+	{
 		t->after_endpoints = STEP_TRANSFER;
+		job->started_operations = t->patched > 0;
+	}
 	if (t->downgrade && t->transferred)
 		t->keeps_compute = true;
 	return true;

@@ -66,6 +66,9 @@ restore_load(Job *job, const char *args, const char *progress, const char **erro
 	}
 	r->preserving_step = STEP_RESTORE;
 	r->after_preserved = r->mode == RESTORE_POINT_IN_TIME ? NULL : STEP_DELETE_SOURCE;
+	/* A progress without the preserved branch (edited by hand): the look-up, a read, learns it again. */
+	if (r->preserved_id == NULL && strcmp(job->step->name, STEP_DELETE_SOURCE) == 0)
+		job->step = job_step_by_name(job->kind, RESTORE_STEP_FIND_PRESERVED);
 	return true;
 }
 

@@ -36,4 +36,35 @@ is($node->safe_psql('postgres', "SELECT neon_wait($orphan)"), 'failed', 'the job
 like($node->safe_psql('postgres', "SELECT last_error FROM neon_platform.jobs WHERE id = $orphan"),
 	qr/works for a tenant, and the job names none/, 'because it names no tenant');
 
+note 'a job whose step or progress was changed by hand fails with the reason; the worker goes on';
+$emu->config({ latency_ms => 0 });
+%jobs = provision($node, [ 'edited', 'free' ]);
+is($node->safe_psql('postgres', "SELECT neon_wait($jobs{edited})"), 'succeeded', 'tenant edited provisioned');
+my $worker = worker_pid($node);
+
+# Each branch is enqueued and its job edited in one transaction: the worker only sees the edited job.
+sub edited_create
+{
+	my ($branch, $set) = @_;
+	return $node->safe_psql('postgres', "BEGIN;
+		SELECT neon_create_branch('edited', '$branch') AS job \\gset
+		UPDATE neon_platform.jobs SET $set WHERE id = :job RETURNING id;
+		COMMIT;");
+}
+my $unknown = edited_create('unknown-step', "step = 'no_such_step'");
+my $lacking = edited_create('no-progress', "step = 'fetch_endpoint', progress = '{}'");
+is($node->safe_psql('postgres', "SELECT neon_wait($unknown)"), 'failed', 'a job at a step its kind does not have failed');
+like($node->safe_psql('postgres', "SELECT last_error FROM neon_platform.jobs WHERE id = $unknown"),
+	qr/job kind "create_branch" has no step named like jobs\.step/, 'with the reason');
+is($node->safe_psql('postgres', "SELECT neon_wait($lacking)"), 'failed',
+	'a job whose progress lacks the branch id its step needs failed');
+like($node->safe_psql('postgres', "SELECT last_error FROM neon_platform.jobs WHERE id = $lacking"),
+	qr/step fetch_endpoint lacks a value it needs/, 'with the reason');
+is($node->safe_psql('postgres',
+		"SELECT string_agg(name || ' ' || state, ', ' ORDER BY name) FROM neon_platform.branches WHERE name IN ('unknown-step', 'no-progress')"),
+	'no-progress failed, unknown-step failed', 'both branch rows are failed');
+is(worker_pid($node), $worker, 'the worker neither crashed nor restarted');
+my $after = $node->safe_psql('postgres', "SELECT neon_create_branch('edited', 'after')");
+is($node->safe_psql('postgres', "SELECT neon_wait($after)"), 'succeeded', "and the tenant's next job succeeds");
+
 done_testing();

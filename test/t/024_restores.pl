@@ -256,6 +256,22 @@ is(branch_row('r-004', $backup_r4), 'ready|' . branch_named($project{'r-004'}, $
 is(restore_states('r-004'), 'applied', 'the restore applied');
 $emu->config({ faults => [] });
 
+note 'an undo whose progress was lost at delete_source (edited by hand) first looks the redo branch up';
+my $worker = worker_pid($node);
+my $undo = sql("BEGIN;
+	SELECT neon_undo_restore('r-004') AS job \\gset
+	UPDATE neon_platform.jobs SET step = 'delete_source', progress = '{}' WHERE id = :job RETURNING id;
+	COMMIT;");
+is(sql("SELECT neon_wait($undo, '60 s')"), 'succeeded', 'the undo succeeded');
+my $redo_r4 = sql("SELECT redo_branch FROM neon_platform.restores WHERE tenant = 'r-004'");
+is(restore_states('r-004'), 'undone', 'the restore is undone');
+is(sql("SELECT string_agg(api.method || ' ' || api.status, ',' ORDER BY api.id) FROM neon_platform.api_calls AS api
+          WHERE api.job_id = $undo AND api.path !~ '/operations'"),
+	'GET 200,POST 200,GET 200,DELETE 200', 'the look-up found no redo branch, so the undo was made, then the backup deleted');
+ok(!branch_named($project{'r-004'}, $backup_r4), 'the backup is gone at Neon');
+like(branch_row('r-004', $redo_r4), qr/^ready\|br-/, 'the redo branch\'s row is ready');
+is(worker_pid($node), $worker, 'the worker neither crashed nor restarted');
+
 note "requests per call: point-in-time restore $pit_cost, undo $undo_cost, snapshot restore $snapshot_cost (with operation polls)";
 note_calls($node, "job_id IN (SELECT id FROM neon_platform.jobs WHERE kind IN ('restore', 'restore_snapshot'))");
 is(sql("SELECT count(*) FROM neon_platform.tenants WHERE state <> 'ready'"), 0, 'every tenant ready');
