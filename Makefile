@@ -41,13 +41,18 @@ include $(PGXS)
 PROVE_FLAGS += -I ./test/perl
 
 # Plain-C programs built from the same sources as the extension.
-UNIT_CFLAGS  = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc
-UNIT_LIBS    = -lcurl -ljson-c -lm
+UNIT_CFLAGS  = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc -I$(libpq_srcdir)
+UNIT_LIBS    = -lcurl -ljson-c -lpq -lm
 
 test/unit/%: test/unit/%.c $(wildcard src/transport/*.c src/neon/*.c src/transport/*.h src/neon/*.h)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(wildcard src/transport/*.c) $(wildcard src/neon/*.c) $(UNIT_LIBS)
 
-UNIT_TESTS   = test/unit/test_ratelimit test/unit/test_neon_json test/unit/test_neon_usage test/unit/test_neon_branches test/unit/test_http
+UNIT_TESTS   = test/unit/test_ratelimit test/unit/test_neon_json test/unit/test_neon_usage test/unit/test_neon_branches test/unit/test_http test/unit/test_sql
+
+# The SQL engine is a libpq client, in the extension as in the unit tests
+# (test_sql runs itself through test/unit/sql_fixture.sh, its servers).
+src/transport/sql.o src/transport/sql.bc: override CPPFLAGS += -I$(libpq_srcdir)
+SHLIB_LINK  += $(libpq)
 
 # PGXS tracks no header dependencies: rebuild every object when a header changes.
 $(OBJS): $(wildcard src/*.h src/*/*.h)
