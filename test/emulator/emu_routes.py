@@ -559,6 +559,7 @@ def h_project_create(state, auth, pr, query, data):
     role = state.make_role(b, role_name, now)
     db = state.make_database(b, db_name, role_name, now)
     ops = state.add_operations(p, [("create_timeline", b.id, None), ("start_compute", b.id, ep.id)])
+    state.computes_do("project_create", p, ops, branch=b, endpoint=ep)
     b.ready_at = ops[0].end
     state.ep_schedule(ep, "active", ops[1].end)
     return 201, {
@@ -627,6 +628,7 @@ def h_project_delete(state, auth, pr, query, data):
     p = get_project(state, auth, pr["project_id"])
     body = {"project": state.project_json(p, "mutate")}
     state.drop_project(p)
+    state.computes_do("project_delete", p)
     return 200, body
 
 
@@ -767,6 +769,7 @@ def h_branch_create(state, auth, pr, query, data):
         else:
             specs.append(("start_compute", b.id, ep.id))
     ops = state.add_operations(p, specs)
+    state.computes_do("branch_create", p, ops, branch=b, parent=parent, endpoints=new_eps)
     b.ready_at = ops[0].end
     k = 1
     for ep in new_eps:
@@ -903,6 +906,7 @@ def h_branch_delete(state, auth, pr, query, data):
             specs.append(("suspend_compute", b.id, ep.id))
     specs.append(("delete_timeline", b.id, None))
     ops = state.add_operations(p, specs)
+    state.computes_do("branch_delete", p, ops, branch=b, endpoints=branch_endpoints(p, b))
     body = {"branch": state.branch_json(p, b), "operations": ops_json(state, ops)}
     for ep in branch_endpoints(p, b):
         del p.endpoints[ep.id]
@@ -974,6 +978,7 @@ def h_branch_restore(state, auth, pr, query, data):
     for ep in running:
         specs.append(("start_compute", b.id, ep.id))
     ops = state.add_operations(p, specs)
+    state.computes_do("branch_restore", p, ops, branch=b, source=src, backup=backup)
     b.last_reset_at = now
     b.state_changed_at = now
     b.updated_at = now
@@ -1043,6 +1048,7 @@ def h_role_create(state, auth, pr, query, data):
     if rj.get("no_login"):
         r.password = ""
     ops = state.add_operations(p, _apply_config_ops(state, p, b))
+    state.computes_do("role_create", p, ops, branch=b, role=r)
     d = state.role_json(r, with_password=not rj.get("no_login"))
     return 201, {"role": d, "operations": ops_json(state, ops)}
 
@@ -1071,6 +1077,7 @@ def h_role_delete(state, auth, pr, query, data):
     state.check_lock(p)
     del b.roles[r.name]
     ops = state.add_operations(p, _apply_config_ops(state, p, b))
+    state.computes_do("role_delete", p, ops, branch=b, role=r)
     return 200, {"role": state.role_json(r), "operations": ops_json(state, ops)}
 
 
@@ -1092,6 +1099,7 @@ def h_role_reset(state, auth, pr, query, data):
     r.password = state.new_password()
     r.updated_at = now
     ops = state.add_operations(p, _apply_config_ops(state, p, b))
+    state.computes_do("role_password", p, ops, branch=b, role=r)
     return 200, {"role": state.role_json(r, True), "operations": ops_json(state, ops)}
 
 
@@ -1120,6 +1128,7 @@ def h_database_create(state, auth, pr, query, data):
     state.check_lock(p)
     d = state.make_database(b, name, owner, state.now())
     ops = state.add_operations(p, _apply_config_ops(state, p, b))
+    state.computes_do("database_create", p, ops, branch=b, database=d)
     return 201, {"database": state.database_json(d), "operations": ops_json(state, ops)}
 
 
@@ -1141,6 +1150,7 @@ def h_database_delete(state, auth, pr, query, data):
     state.check_lock(p)
     del b.databases[d.name]
     ops = state.add_operations(p, _apply_config_ops(state, p, b))
+    state.computes_do("database_delete", p, ops, branch=b, database=d)
     return 200, {"database": state.database_json(d), "operations": ops_json(state, ops)}
 
 
@@ -1187,6 +1197,7 @@ def h_endpoint_create(state, auth, pr, query, data):
     ops = state.add_operations(p, specs)
     if specs[0][0] == "start_compute":
         state.ep_schedule(ep, "active", ops[0].end)
+    state.computes_do("endpoint_create", p, endpoint=ep)
     return 201, {"endpoint": state.endpoint_json(ep), "operations": ops_json(state, ops)}
 
 
@@ -1247,6 +1258,7 @@ def h_endpoint_delete(state, auth, pr, query, data):
         specs.append(("suspend_compute", ep.branch_id, ep.id))
     ops = state.add_operations(p, specs)
     body = {"endpoint": state.endpoint_json(ep), "operations": ops_json(state, ops)}
+    state.computes_do("endpoint_delete", p, endpoint=ep)
     del p.endpoints[eid]
     p.deleted_endpoints.add(eid)
     return 200, body
@@ -1272,6 +1284,7 @@ def h_endpoint_suspend(state, auth, pr, query, data):
     ops = state.add_operations(p, [("suspend_compute", ep.branch_id, ep.id)])
     state.ep_schedule(ep, "idle", ops[0].end)
     ep.updated_at = state.now()
+    state.computes_do("computes_restart", p, endpoints=[ep])
     return 200, {"endpoint": state.endpoint_json(ep), "operations": ops_json(state, ops)}
 
 
@@ -1284,6 +1297,7 @@ def h_endpoint_restart(state, auth, pr, query, data):
                                    ("start_compute", ep.branch_id, ep.id)])
     state.ep_schedule(ep, "active", ops[1].end)
     ep.updated_at = state.now()
+    state.computes_do("computes_restart", p, endpoints=[ep])
     return 200, {"endpoint": state.endpoint_json(ep), "operations": ops_json(state, ops)}
 
 
@@ -1317,6 +1331,7 @@ def h_snapshot_create(state, auth, pr, query, data):
     state.check_lock(p)
     s = _new_snapshot(state, p, b, name, ts, lsn, expires_at, now)
     ops = state.add_operations(p, [("create_branch", b.id, None)])
+    state.computes_do("snapshot_create", p, ops, branch=b, snapshot=s)
     return 200, {"snapshot": state.snapshot_json(s), "operations": ops_json(state, ops)}
 
 
@@ -1338,7 +1353,7 @@ def _new_snapshot(state, p, b, name, ts, lsn, expires_at, now):
 def _expire_snapshots(state, p):
     now = state.now()
     for sid in [sid for sid, s in p.snapshots.items() if s.expires_at is not None and s.expires_at <= now]:
-        del p.snapshots[sid]
+        state.computes_do("snapshot_delete", p, snapshot=p.snapshots.pop(sid))
 
 
 def h_snapshots_list(state, auth, pr, query, data):
@@ -1373,6 +1388,7 @@ def h_snapshot_delete(state, auth, pr, query, data):
     del p.snapshots[s.id]
     ops = state.add_operations(p, [("delete_timeline", s.source_branch_id if s.source_branch_id in p.branches
                                     else p.default_branch_id, None)])
+    state.computes_do("snapshot_delete", p, ops, snapshot=s)
     return 202, {"operations": ops_json(state, ops)}
 
 
@@ -1435,6 +1451,7 @@ def h_snapshot_restore(state, auth, pr, query, data):
     if finalize:
         moved = _finalize(state, p, nb, target, None, specs)
     ops = state.add_operations(p, specs)
+    state.computes_do("snapshot_restore", p, ops, branch=nb, snapshot=s, endpoints=moved)
     nb.ready_at = ops[1].end
     _schedule_moved(state, moved, ops)
     out = {"branch": state.branch_json(p, nb), "operations": ops_json(state, ops)}
@@ -1472,6 +1489,7 @@ def h_finalize_restore(state, auth, pr, query, data):
         specs = [("apply_config", b.id, None)]
     ops = state.add_operations(p, specs)
     _schedule_moved(state, moved, ops)
+    state.computes_do("computes_restart", p, endpoints=moved)
     b.updated_at = target.updated_at = state.now()
     return 200, {"operations": ops_json(state, ops)}
 
@@ -1849,6 +1867,7 @@ def dispatch(state, method, path, query, headers, body):
         if info is None:
             return 401, {"code": "", "message": "authorization failed"}, {}
         info["last_used_at"] = state.now()
+        state.computes_do("api_request")
         auth = Auth(info, None)
         params = _check_params(raw_params)
         data = decode_body(body) if method.upper() in ("POST", "PATCH", "PUT", "DELETE") else None

@@ -19,6 +19,9 @@ Interface used by the transport half (emu_http.py / neon_emulator.py):
     state.operation_outcomes = state.outcome_rules([{"action": "create_timeline", "status": "failed"}])
                                                 # operations created from now on that match end badly
                                                 # (config "operation_outcomes"; kept by reset())
+    emu_computes.Computes(state, settings)      # --computes: sets state.computes (None by default: metadata
+                                                # only); the routes report each change through
+                                                # state.computes_do(), see emu_computes.py
 
 Time: every status (operation, branch, endpoint) is computed lazily from the clock (``state.clock``,
 default ``time.time``); there are no timers or threads.
@@ -37,6 +40,7 @@ import time
 import uuid
 
 SENTINEL_TIME = "0001-01-01T00:00:00Z"      # consumption period on create / PATCH / DELETE bodies
+HELD = 1e15     # ends of held operations (and of what waits for them) are HELD + index: a time no clock reaches
 NEVER_ACTIVE = "2000-01-01T00:00:00Z"       # endpoint.last_active of a compute that never ran
 ID_RE = re.compile(r"^[a-z0-9-]{1,60}$")
 
@@ -360,7 +364,7 @@ class Database:
 
 class Operation:
     __slots__ = ("id", "project_id", "branch_id", "endpoint_id", "action", "created", "start", "end", "outcome",
-                 "error")
+                 "error", "planned_end")
 
     def status(self, now):
         if now >= self.end:
@@ -448,6 +452,7 @@ class NeonState:
         self.clock = clock or time.time
         self._seed = seed
         self._month = (0, 0, "")        # cache of _current_month()
+        self.computes = None
         self.reset()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -478,6 +483,7 @@ class NeonState:
         self.used_ids = set()     # branch / endpoint / snapshot ids
         self.next_db_id = 39724300
         self.transfer_requests = {}   # id -> TransferRequest
+        self.computes_do("reset")
 
     def set_org_limit(self, org_id, name, value):
         """Change one plan limit of an organization (e.g. set_org_limit("org-agent-free", "projects", 5))."""
@@ -598,6 +604,38 @@ class NeonState:
             p.busy_until = max(p.busy_until, ops[-1].end)
         return ops
 
+    def hold_operations(self, p, ops):
+        """Computes mode: the operations of one request wait for real database work; until
+        release_operations() they, and the branch states, compute starts and project lock set from their ends,
+        never end (the project is locked, so one request at a time holds operations)."""
+        for i, op in enumerate(ops):
+            op.planned_end, op.end = op.end, HELD + i
+        p.busy_until = max(p.busy_until, HELD + len(ops) - 1)
+
+    def release_operations(self, p, ops, error=None):
+        """The work held operations waited for is done (error: it failed, and so do they): each ends as planned,
+        or now when that is later, and every time that was set from a held end follows it."""
+        now = self.now()
+        for op in ops:
+            op.end = max(op.planned_end, now)
+            if error is not None:
+                op.outcome, op.error = "failed", error
+
+        def follow(t):
+            return ops[int(t - HELD)].end if HELD <= t < HELD + len(ops) else t
+
+        for b in p.branches.values():
+            b.ready_at = follow(b.ready_at)
+        for ep in p.endpoints.values():
+            ep.pending_at = follow(ep.pending_at)
+        p.busy_until = follow(p.busy_until)
+
+    def computes_do(self, event, p=None, ops=(), **objects):
+        """Computes mode: report a change to emu_computes (real databases, roles, the proxy's ports), which may
+        hold the request's operations until its database work is done.  Nothing happens without --computes."""
+        if self.computes is not None:
+            self.computes.on(event, p, ops, **objects)
+
     def is_busy(self, p):
         return self.now() < p.busy_until
 
@@ -665,6 +703,18 @@ class NeonState:
     def ep_running(self, ep):
         self.ep_resolve(ep)
         return ep.cur == "active" or ep.pending == "active"
+
+    def ep_idle(self, ep):
+        """Suspended, and nothing scheduled to start it."""
+        self.ep_resolve(ep)
+        return ep.cur == "idle" and ep.pending is None
+
+    def wake_endpoint(self, ep):
+        """Computes mode: a client connection wakes an idle compute, as Neon's proxy does (active from now on,
+        without an operation)."""
+        if self.ep_idle(ep):
+            ep.cur = "active"
+            ep.started_at = ep.last_active = ep.updated_at = self.now()
 
     # -- factories -----------------------------------------------------------------------------------------
     def make_branch(self, p, name, now, parent=None, ready_at=None, bid=None):
@@ -893,6 +943,8 @@ class NeonState:
         if specs:
             # control-plane operations: visible in the operation list, already finished (they never lock)
             self.add_operations(p, specs, finished=True)
+        if newly:
+            self.computes_do("quota_suspend", p)
         return newly
 
     def add_usage(self, project_id, add) -> tuple:
@@ -1094,12 +1146,20 @@ class NeonState:
             d["created_by"] = {"name": "Emulator", "image": ""}
         return d
 
+    def endpoint_host(self, ep, pooled=False):
+        """Where clients connect: Neon's host of the endpoint (or of its pooler), or in computes mode the
+        emulator's proxy, 127.0.0.1:P (P + 1 pooled)."""
+        if self.computes is not None:
+            address = self.computes.address(ep, pooled)
+            if address is not None:
+                return address
+        return "%s%s.%s" % (ep.id, "-pooler" if pooled else "", proxy_host_for(ep.region_id))
+
     def endpoint_json(self, ep, with_last_active=True, now=None):
         now = self.now() if now is None else now
         self.ep_resolve(ep, now)
-        host = "%s.%s" % (ep.id, proxy_host_for(ep.region_id))
         d = {
-            "host": host,
+            "host": self.endpoint_host(ep),
             "id": ep.id,
             "project_id": ep.project_id,
             "branch_id": ep.branch_id,
@@ -1158,17 +1218,15 @@ class NeonState:
         return d
 
     def connection_uri(self, p, ep, role, db_name, pooled=False):
-        host_ep = ep.id + ("-pooler" if pooled else "")
-        host = "%s.%s" % (host_ep, proxy_host_for(ep.region_id))
+        host = self.endpoint_host(ep, pooled)
         return "postgresql://%s:%s@%s/%s?sslmode=require" % (role.name, role.password, host, db_name)
 
     def connection_details(self, p, ep, role, db_name):
-        host = "%s.%s" % (ep.id, proxy_host_for(ep.region_id))
         return {
             "connection_uri": self.connection_uri(p, ep, role, db_name),
             "connection_parameters": {
-                "database": db_name, "password": role.password, "role": role.name, "host": host,
-                "pooler_host": "%s-pooler.%s" % (ep.id, proxy_host_for(ep.region_id)),
+                "database": db_name, "password": role.password, "role": role.name, "host": self.endpoint_host(ep),
+                "pooler_host": self.endpoint_host(ep, pooled=True),
             },
         }
 

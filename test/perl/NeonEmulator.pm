@@ -18,7 +18,11 @@ its control API
   $emu->reset;                           # forget state and the request log
   $emu->stop;                            # also done at exit
 
-Only core Perl modules: HTTP::Tiny and JSON::PP.
+  # real computes: a local cluster (and pgbouncer) in a temp dir of the test, stopped with the emulator
+  my $emu = NeonEmulator->new(computes => 1, pooler => 1, cold_start_ms => 0);
+  my ($rc, $out, $err) = $emu->tenant_psql($connection_uri, 'SELECT 1');
+
+Only core Perl modules: HTTP::Tiny, JSON::PP and File::Temp.
 
 =cut
 
@@ -29,12 +33,14 @@ use warnings;
 
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
+use File::Temp;
 use HTTP::Tiny;
 use JSON::PP;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time usleep);
 
 our $EMULATOR = abs_path(dirname(__FILE__) . '/../emulator/neon_emulator.py');
+our $CLUSTER  = abs_path(dirname(__FILE__) . '/../emulator/computes_cluster.py');
 
 our %KEYS = (
 	free     => 'emulator-free-org-key',
@@ -99,14 +105,56 @@ sub spawn_child
 		}
 		if (waitpid($pid, WNOHANG) == $pid)
 		{
-			my $errtext = PostgreSQL::Test::Utils::slurp_file($err);
-			die "$a{name} exited before it was ready (status $?): @{$a{cmd}}\n$errtext";
+			my $errtext = slurp($err);
+			die "$a{name} exited before it was ready (status $?): " . shown_command($a{cmd}) . "\n$errtext";
 		}
 		usleep(50_000);
 	}
 	kill 'KILL', $pid;
 	waitpid($pid, 0);
-	die "$a{name} did not print its ready line within the timeout: @{$a{cmd}}";
+	die "$a{name} did not print its ready line within the timeout: " . shown_command($a{cmd});
+}
+
+# A command line as it may be printed: the passwords of URLs in it replaced by ***.
+sub shown_command
+{
+	my ($cmd) = @_;
+	(my $shown = "@$cmd") =~ s{(://[^:/\@\s]*:)[^\@\s]*\@}{$1***\@}g;
+	return $shown;
+}
+
+sub slurp
+{
+	my ($file) = @_;
+	open(my $fh, '<', $file) or return '';
+	local $/;
+	my $text = <$fh> // '';
+	close $fh;
+	return $text;
+}
+
+# run_capture(\%env, @cmd) -> (exit code, stdout, stderr), both chomped: a command run to its end,
+# with %env added to the environment.
+sub run_capture
+{
+	my ($env, @cmd) = @_;
+	my ($out, $err) = (File::Temp->new, File::Temp->new);
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		@ENV{ keys %$env } = values %$env;
+		open(STDIN, '<', '/dev/null')
+		  && open(STDOUT, '>', $out->filename)
+		  && open(STDERR, '>', $err->filename)
+		  && exec(@cmd);
+		POSIX::_exit(127);
+	}
+	waitpid($pid, 0);
+	my $rc = $? >> 8;
+	my ($stdout, $stderr) = (slurp($out->filename), slurp($err->filename));
+	chomp($stdout, $stderr);
+	return ($rc, $stdout, $stderr);
 }
 
 sub stop_child
@@ -130,6 +178,14 @@ sub stop_child
 Options: name (log file prefix), latency_ms, error_rate, rate_limit_rpm, burst_rps,
 operation_ms, seed: passed as --latency-ms etc.
 
+computes => 1: real computes (test/emulator/README.md, "Real computes"): a local PostgreSQL
+cluster started by computes_cluster.py in a temp dir of the test, passed as --computes with
+its proxy certificate; every branch is a real database, hosts are 127.0.0.1:P (P + 1 pooled).
+With it, pooler => 1 also starts pgbouncer behind the pooled ports (--pooler), and
+cold_start_ms => N is passed as --cold-start-ms. stop() (and the end of the test) stops the
+cluster too. cluster() is the JSON computes_cluster.py printed (superuser_url, pooler,
+tls_cert, tls_key, pg_bindir) plus dir, or undef.
+
 =cut
 
 sub new
@@ -137,25 +193,47 @@ sub new
 	my ($class, %opts) = @_;
 	my $name = $opts{name} // 'emulator';
 	my @cmd = (python(), $EMULATOR, '--port', 0);
-	for my $o (qw(latency_ms error_rate rate_limit_rpm burst_rps operation_ms seed))
+	for my $o (qw(latency_ms error_rate rate_limit_rpm burst_rps operation_ms seed cold_start_ms))
 	{
 		next unless defined $opts{$o};
 		(my $flag = $o) =~ s/_/-/g;
 		push @cmd, "--$flag", $opts{$o};
 	}
-	my ($pid, $url) = spawn_child(
+	my $self = bless {
+		name  => $name,
+		owner => $$,    # forked children that exit without exec must not stop it
+		http  => HTTP::Tiny->new(timeout => 60, keep_alive => 1, agent => 'neon_platform-tap/1'),
+	}, $class;
+	push @running, $self;
+	if ($opts{computes})
+	{
+		my $c = $self->{cluster} = start_cluster($name, $opts{pooler});
+		push @cmd, '--computes', $c->{superuser_url}, '--computes-tls-cert', $c->{tls_cert},
+		  '--computes-tls-key', $c->{tls_key};
+		push @cmd, '--pooler', $c->{pooler} if $opts{pooler};
+	}
+	($self->{pid}, $self->{url}) = spawn_child(
 		name  => $name,
 		cmd   => \@cmd,
 		ready => qr{^neon-emulator listening on (http://\S+)$}m);
-	my $self = bless {
-		name => $name,
-		pid  => $pid,
-		url  => $url,
-		http => HTTP::Tiny->new(timeout => 60, keep_alive => 1, agent => 'neon_platform-tap/1'),
-	}, $class;
-	push @running, $self;
 	return $self;
 }
+
+# start_cluster($name, $pooler): computes_cluster.py start in a new temp dir; its JSON, with dir.
+sub start_cluster
+{
+	my ($name, $pooler) = @_;
+	my $dir =
+	  defined &PostgreSQL::Test::Utils::tempdir
+	  ? PostgreSQL::Test::Utils::tempdir("${name}_computes")
+	  : File::Temp::tempdir("${name}_computes_XXXX", TMPDIR => 1, CLEANUP => 1);
+	my ($rc, $out, $err) =
+	  run_capture({}, python(), $CLUSTER, 'start', $dir, $pooler ? ('--pooler') : ());
+	die "computes_cluster.py start $dir failed (exit $rc): $err" if $rc;
+	return { %{ decode_json($out) }, dir => $dir };
+}
+
+sub cluster { $_[0]{cluster} }
 
 sub url     { $_[0]{url} }
 sub api_url { $_[0]{url} . '/api/v2' }
@@ -166,6 +244,41 @@ sub stop
 	my ($self) = @_;
 	stop_child($self->{pid});
 	$self->{pid} = undef;
+	my $c = delete $self->{cluster} or return;
+	my ($rc, $out, $err) = run_capture({}, python(), $CLUSTER, 'stop', $c->{dir});
+	warn "computes_cluster.py stop $c->{dir} failed (exit $rc): $err\n" if $rc;
+}
+
+sub DESTROY
+{
+	my ($self) = @_;
+	local ($?, $@);
+	$self->stop if $$ == $self->{owner};
+}
+
+=pod
+
+=head2 tenant_psql($uri, $sql)
+
+Runs $sql with psql (of the computes cluster's bindir) on a tenant connection URI, its
+password through PGPASSWORD and PGSSLMODE from its sslmode (default require); returns
+(exit code, stdout, stderr), chomped, in psql's unaligned tuples-only form.
+
+=cut
+
+sub tenant_psql
+{
+	my ($self, $uri, $sql) = @_;
+	my %env = (PGCONNECT_TIMEOUT => 10, PGSSLMODE => $uri =~ /[?&]sslmode=([^&]+)/ ? $1 : 'require');
+	my $bare = $uri;
+	if ($bare =~ s{^(postgres(?:ql)?://[^:\@/]*):([^\@/]*)\@}{$1\@})
+	{
+		(my $password = $2) =~ s/%([0-9A-Fa-f]{2})/chr(hex($1))/ge;
+		$env{PGPASSWORD} = $password;
+	}
+	my $psql = $self->{cluster} ? "$self->{cluster}{pg_bindir}/psql" : 'psql';
+	return run_capture(\%env, $psql, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', $bare, '-c',
+		$sql);
 }
 
 # _call(METHOD, URL, body-ref-or-undef, headers) -> (status, decoded-or-raw-content)
@@ -324,10 +437,7 @@ sub projects_by_name
 END
 {
 	local $?;
-	for my $e (@running)
-	{
-		stop_child($e->{pid}) if $e->{pid};
-	}
+	$_->stop for grep { $$ == $_->{owner} } @running;
 }
 
 1;
