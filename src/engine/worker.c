@@ -333,7 +333,8 @@ claim_checked(Job *job, HttpRequest *req)
  * decided here: a call that never left, 429 (Neon asks us to slow down, not
  * an attempt), 423 (Neon refused without acting), 401 (the key: wait for
  * the configuration), 404 of a project its end user may have claimed (a
- * batched call's 404 may be another project's), and a lost answer or 5xx
+ * batched call's 404 may be another project's; a look that got no answer
+ * proves nothing and is made again), and a lost answer or 5xx
  * (repeat a read; look a mutation's effect up). The rest goes to the step, or to the shared wait
  * for operations.
  */
@@ -355,7 +356,7 @@ decide(Job *job, HttpRequest *req)
 	if (req->status == 401)
 		return job_outcome(JOB_WAIT_CONFIG, psprintf("Neon refused the API key: %s", job_answer_text(job, req)));
 	if (job->checking_claim)
-		return claim_checked(job, req);
+		return (req->status == 0 || req->status >= 500) ? retry_same(job, req) : claim_checked(job, req);
 	if (req->status == 404 && job->view.claim_made && !job->claim_checked && !job->operations_by_id
 		&& job->step->batch == NULL)
 		return check_claim(job);
