@@ -27,7 +27,7 @@ PG_CPPFLAGS  = -I$(srcdir)/src -DEXTVERSION=\"$(EXTVERSION)\"
 PG_CFLAGS    = -std=gnu11 -Wall -Wextra -Werror
 SHLIB_LINK   = -lcurl -ljson-c
 
-REGRESS      = setup tiers provision wait connection_uri privileges set_tier deprovision manage_tenants claim versions usage reconcile
+REGRESS      = setup tiers provision wait connection_uri privileges set_tier deprovision manage_tenants claim versions usage reconcile tenant_sql
 REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=./test/regress.conf
 
 TAP_TESTS    = 1

@@ -39,7 +39,7 @@ run() {
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-want=(postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libjson-c-dev
+want=(postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libjson-c-dev libpq-dev pgbouncer openssl
       libipc-run-perl make gcc python3 ca-certificates)
 [ "$with_bench" = 1 ] && want+=(wrk)
 

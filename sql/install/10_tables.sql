@@ -19,6 +19,7 @@ CREATE TABLE neon_platform.tiers (
     restore_window_seconds  integer NOT NULL,
     max_branches            integer NOT NULL,
     max_snapshots           integer NOT NULL,
+    bootstrap_sql           text,
     CONSTRAINT tiers_name_format CHECK (name ~ '^[a-z][a-z0-9_-]{0,31}$'),
     CONSTRAINT tiers_organization_known CHECK (organization IN ('free', 'paid')),
     CONSTRAINT tiers_quotas_not_negative CHECK (
@@ -132,7 +133,7 @@ CREATE TABLE neon_platform.jobs (
     CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision', 'claim',
                                          'snapshot', 'delete_snapshot', 'restore', 'restore_snapshot',
                                          'create_branch', 'reset_branch', 'delete_branch', 'expire_branch',
-                                         'usage_sweep', 'read_usage', 'delete_stray')),
+                                         'usage_sweep', 'read_usage', 'delete_stray', 'run_sql')),
     CONSTRAINT jobs_state_known CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
     CONSTRAINT jobs_finished_when_terminal CHECK (
         (state IN ('succeeded', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),

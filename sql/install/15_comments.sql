@@ -73,3 +73,5 @@ COMMENT ON COLUMN neon_platform.restores.state IS
     'restoring, applied, undoing, undone, redoing, discarded (a later restore replaced what was undone) or failed';
 COMMENT ON COLUMN neon_platform.restores.backup_branch IS 'The branch that keeps the state this restore replaced';
 COMMENT ON COLUMN neon_platform.restores.redo_branch IS 'After an undo: the branch that keeps the state the undo replaced';
+COMMENT ON COLUMN neon_platform.tiers.bootstrap_sql IS
+    'SQL run in every new tenant database of the tier, as the project''s owner role, before the tenant is ready (NULL: none)';

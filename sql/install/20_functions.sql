@@ -175,6 +175,7 @@ DECLARE
     job_id   bigint;
     first_step text;
     project  text;
+    bootstrap_failed boolean;
 BEGIN
     IF tenant IS NULL OR tenant !~ '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$' THEN
         RAISE EXCEPTION 'invalid tenant name: %', CASE WHEN tenant IS NULL THEN 'NULL'
@@ -212,15 +213,21 @@ BEGIN
                 USING ERRCODE = 'duplicate_object',
                       HINT = 'A tenant is provisioned once; neon_provision() with its current tier returns its job.';
         END IF;
-        IF existing.state <> 'failed' OR existing.project_id IS NOT NULL THEN
-            job_id := neon_platform.latest_job(tenant, 'provision');
+        job_id := neon_platform.latest_job(tenant, 'provision');
+        bootstrap_failed := existing.state = 'failed' AND existing.project_id IS NOT NULL
+                            AND coalesce((SELECT j.step FROM neon_platform.jobs AS j WHERE j.id = job_id)
+                                         IN ('bootstrap', 'sql_outcome_unknown'), false);
+        IF NOT bootstrap_failed AND (existing.state <> 'failed' OR existing.project_id IS NOT NULL) THEN
             IF job_id IS NULL THEN
                 RAISE NOTICE 'tenant "%" was provisioned by a job that has since been deleted', tenant;
             END IF;
             RETURN job_id;
         END IF;
         -- A provisioning that failed is tried again; an earlier attempt may
-        -- have created the project without learning it, so look for it first.
+        -- have created the project without learning it, so look for it
+        -- first. One whose project exists but whose tier's bootstrap failed
+        -- runs only the bootstrap again, with the tier's bootstrap_sql as it
+        -- is now.
         UPDATE neon_platform.tenants AS t
            SET state = 'provisioning', last_error = NULL, updated_at = now()
          WHERE t.tenant = neon_provision.tenant AND t.state = 'failed';
@@ -229,7 +236,7 @@ BEGIN
             RETURN neon_platform.latest_job(tenant, 'provision');
         END IF;
         project := existing.project_name;
-        first_step := 'find_existing';
+        first_step := CASE WHEN bootstrap_failed THEN 'bootstrap' ELSE 'find_existing' END;
     END IF;
 
     -- The job carries the plan as it is now: what the caller asked for.
@@ -468,6 +475,40 @@ $function$;
 COMMENT ON FUNCTION @extschema@.neon_wait(bigint, interval) IS
     'Wait until a job ends; returns succeeded, failed or cancelled';
 
+-- A development branch of the tenant by name or id, ready (or being reset)
+-- with its own compute; raises when there is none.
+CREATE OR REPLACE FUNCTION neon_platform.development_branch(t neon_platform.tenants, branch text)
+RETURNS neon_platform.branches
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    found_branch neon_platform.branches;
+BEGIN
+    SELECT * INTO found_branch FROM neon_platform.branches AS b
+     WHERE b.tenant = t.tenant AND b.kind = 'development' AND b.state IN ('ready', 'resetting')
+       AND branch IN (b.name, b.branch_id);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'branch "%" does not exist for tenant "%"', neon_platform.shorten(branch), t.tenant
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('Leave branch out for production (%s); neon_platform.branches lists the ready development branches.',
+                                t.branch_id);
+    END IF;
+    RETURN found_branch;
+END
+$function$;
+
+-- postgresql://role:password@host/database?sslmode=require, the parts
+-- percent-encoded (a host is checked by the worker before it is stored).
+CREATE OR REPLACE FUNCTION neon_platform.format_connection_uri(role_name text, password text, host text, database_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+    SELECT format('postgresql://%s:%s@%s/%s?sslmode=require', neon_platform.uri_encode(role_name),
+                  neon_platform.uri_encode(password), host, neon_platform.uri_encode(database_name))
+$function$;
+
 CREATE OR REPLACE FUNCTION @extschema@.neon_connection_uri(tenant text, branch text DEFAULT NULL, pooled boolean DEFAULT true)
 RETURNS text
 LANGUAGE plpgsql
@@ -477,6 +518,7 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     t        neon_platform.tenants;
+    dev      neon_platform.branches;
     password text;
     host     text;
 BEGIN
@@ -502,17 +544,9 @@ BEGIN
     END IF;
     host := CASE WHEN pooled THEN t.pooler_host ELSE t.host END;
     IF branch IS NOT NULL AND branch <> t.branch_id THEN
-        -- A development branch, by name or id: its own compute, the same role.
-        SELECT CASE WHEN pooled THEN b.pooler_host ELSE b.host END INTO host
-          FROM neon_platform.branches AS b
-         WHERE b.tenant = t.tenant AND b.kind = 'development' AND b.state IN ('ready', 'resetting')
-           AND branch IN (b.name, b.branch_id);
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'branch "%" does not exist for tenant "%"', neon_platform.shorten(branch), tenant
-                USING ERRCODE = 'undefined_object',
-                      HINT = format('Leave branch out for production (%s); neon_platform.branches lists the ready development branches.',
-                                    t.branch_id);
-        END IF;
+        -- A development branch: its own compute, the same role.
+        dev := neon_platform.development_branch(t, branch);
+        host := CASE WHEN pooled THEN dev.pooler_host ELSE dev.host END;
     END IF;
     SELECT s.role_password INTO password FROM neon_platform.tenant_secrets AS s WHERE s.tenant = t.tenant;
     IF password IS NULL THEN
@@ -520,9 +554,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'neon_platform.tenant_secrets has no row for the tenant.';
     END IF;
-    RETURN format('postgresql://%s:%s@%s/%s?sslmode=require',
-                  neon_platform.uri_encode(t.role_name), neon_platform.uri_encode(password), host,
-                  neon_platform.uri_encode(t.database_name));
+    RETURN neon_platform.format_connection_uri(t.role_name, password, host, t.database_name);
 END
 $function$;
 COMMENT ON FUNCTION @extschema@.neon_connection_uri(text, text, boolean) IS

@@ -112,3 +112,22 @@ SELECT f.project_id,
    AND f.sweep_id = (SELECT max(r.sweep_id) FROM neon_platform.reconciliations AS r);
 COMMENT ON VIEW neon_platform.strays IS
     'Projects the last reconciliation found that are no tenant''s: unowned ones (the name prefix, no such tenant: reported, never deleted) and strays named for a tenant (deleted unless neon_platform.delete_strays is off)';
+
+CREATE OR REPLACE VIEW neon_platform.sql_runs AS
+SELECT md5(j.args->>'sql') AS sql_id,
+       min(left(j.args->>'sql', 200)) AS sql,
+       count(*) AS tenants,
+       count(*) FILTER (WHERE j.state = 'queued') AS queued,
+       count(*) FILTER (WHERE j.state = 'running') AS running,
+       count(*) FILTER (WHERE j.state = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE j.state = 'failed') AS failed,
+       count(*) FILTER (WHERE j.state = 'cancelled') AS cancelled,
+       sum((j.result->>'rows_affected')::bigint) AS rows_affected,
+       round(avg((j.result->>'duration_ms')::numeric), 1) AS avg_duration_ms,
+       min(j.created_at) AS enqueued_at,
+       max(j.finished_at) AS last_finished_at
+  FROM neon_platform.jobs AS j
+ WHERE j.kind = 'run_sql'
+ GROUP BY md5(j.args->>'sql');
+COMMENT ON VIEW neon_platform.sql_runs IS
+    'Progress of neon_run_sql() per SQL text (a fleet-wide migration is one row): tenants queued, running, succeeded, failed, rows affected; each tenant''s outcome is its job row';

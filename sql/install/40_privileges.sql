@@ -9,7 +9,7 @@ GRANT SELECT ON neon_platform.tiers, neon_platform.tenants, neon_platform.jobs, 
                 neon_platform.claims, neon_platform.branches, neon_platform.snapshots, neon_platform.restores,
                 neon_platform.versions, neon_platform.alerts, neon_platform.quota_status,
                 neon_platform.consumption, neon_platform.billing, neon_platform.reconciliations,
-                neon_platform.findings, neon_platform.strays TO PUBLIC;
+                neon_platform.findings, neon_platform.strays, neon_platform.sql_runs TO PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.wake_worker() FROM PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.reapply_tier() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION neon_platform.written_by_this_transaction(xid) TO PUBLIC;
@@ -37,3 +37,5 @@ REVOKE ALL ON FUNCTION @extschema@.neon_sync_usage() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.neon_reconcile() FROM PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.raise_alerts() FROM PUBLIC;
 REVOKE ALL ON FUNCTION neon_platform.tier_lifts_suspension() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.neon_run_sql(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION neon_platform.sql_connection_uri(text, text) FROM PUBLIC;

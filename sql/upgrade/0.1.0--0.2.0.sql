@@ -14,7 +14,9 @@ ALTER TABLE neon_platform.jobs
     ADD CONSTRAINT jobs_kind_known CHECK (kind IN ('provision', 'apply_tier', 'change_tier', 'deprovision', 'claim',
                                          'snapshot', 'delete_snapshot', 'restore', 'restore_snapshot',
                                          'create_branch', 'reset_branch', 'delete_branch', 'expire_branch',
-                                         'usage_sweep', 'read_usage', 'delete_stray'));
+                                         'usage_sweep', 'read_usage', 'delete_stray', 'run_sql'));
+
+ALTER TABLE neon_platform.tiers ADD COLUMN bootstrap_sql text;
 
 ALTER TABLE neon_platform.tenants
     ADD COLUMN final_snapshot_id text,

@@ -37,6 +37,10 @@ int			neon_usage_detail_reads = 100;
 int			neon_usage_retention_s = 400 * 24 * 3600;
 bool		neon_delete_strays = true;
 double		neon_compute_unit_hour_price = 0.106;
+int			neon_max_sql_connections = 16;
+int			neon_sql_background_connections = 8;
+int			neon_sql_connect_timeout_ms = 10000;
+int			neon_sql_statement_timeout_ms = 300000;
 
 void		_PG_init(void);
 
@@ -143,6 +147,25 @@ define_pacing_settings(void)
 							"Largest share of the rate limit and of the calls in flight that usage sweeps and reconciliation may use, in percent.",
 							NULL, &neon_sweep_rate_share, 20, 1, 100,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("neon_platform.max_sql_connections",
+							"Most connections to tenant databases at once (bootstrap SQL, neon_run_sql).",
+							"Work a person waits for (a tier's bootstrap) may use them all; background work, sql_background_connections of them.",
+							&neon_max_sql_connections, 16, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("neon_platform.sql_background_connections",
+							"Most connections to tenant databases that background work (neon_run_sql, fleet-wide migrations) holds at once.",
+							"Capped by max_sql_connections; the rest stays free for work a person waits for.",
+							&neon_sql_background_connections, 8, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("neon_platform.sql_connect_timeout",
+							"Time after which a connection to a tenant database that is not ready is abandoned (and retried).",
+							"A compute that scaled to zero wakes up on the first connection, which can take seconds.",
+							&neon_sql_connect_timeout_ms, 10000, 100, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("neon_platform.sql_statement_timeout",
+							"statement_timeout of the SQL the worker runs in tenant databases (0: none).",
+							NULL, &neon_sql_statement_timeout_ms, 300000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("neon_platform.max_attempts",
 							"Times a job is tried before it fails.",
 							NULL, &neon_max_attempts, 10, 1, 1000,

@@ -23,6 +23,7 @@
 #include "pg_prelude.h"
 
 #include "transport/http.h"
+#include "transport/sql.h"
 
 /*
  * Lanes: work a person waits for never queues behind background work;
@@ -63,7 +64,7 @@ typedef struct JobOutcome
 	const char *retry_step;		/* with JOB_RETRY: where to resume (NULL: the same step) */
 	double		retry_in;		/* with JOB_RETRY: seconds to wait at least (< 0: backoff) */
 	bool		not_an_attempt; /* with JOB_RETRY: Neon asked us to wait; attempts unchanged */
-	const char *result_json;	/* with JOB_SUCCEEDED */
+	const char *result_json;	/* with JOB_SUCCEEDED (or JOB_FAILED: what it produced all the same) */
 } JobOutcome;
 
 /* The tenant as the job found it when it was claimed (NULLs for an organization-wide job). */
@@ -84,6 +85,9 @@ typedef bool (*StepBuildFn) (Job *job, const char **error);
 
 /* Decides what a 2xx answer, or a 4xx other than 401/423/429, means for the job. */
 typedef JobOutcome (*StepHandleFn) (Job *job, HttpRequest *req);
+
+/* Decides what SQL that ran (succeeded, or failed with the server's error) means for the job. */
+typedef JobOutcome (*StepSqlHandleFn) (Job *job, SqlRequest *req);
 
 /*
  * A step whose call can serve several jobs (a project transfer carries up
@@ -108,6 +112,12 @@ typedef struct JobStep
 	StepBuildFn build;
 	StepHandleFn handle;		/* with batch: called for each job of the call */
 	const JobBatch *batch;		/* NULL: one call per job */
+	/*
+	 * Set for a step that runs SQL in the tenant's database (its build calls
+	 * job_set_sql()) instead of calling the API. Make it a mutation: SQL
+	 * whose end was lost is never run again.
+	 */
+	StepSqlHandleFn handle_sql;
 } JobStep;
 
 typedef struct JobKind
@@ -144,6 +154,10 @@ struct Job
 	MemoryContext cxt;		/* holds everything below but the call */
 	TenantView	view;
 	void	   *state;			/* the kind's own */
+
+	/* The SQL waiting for a connection or running, and the SQL that ended until it is recorded. */
+	SqlRequest *sql_call;
+	SqlRequest *sql_answer;
 
 	/* The call waiting for a token or in flight. */
 	HttpRequest *call;
@@ -194,5 +208,11 @@ extern JobOutcome job_retry_at(const char *step, const char *error);
 extern JobOutcome job_refused_answer(Job *job, HttpRequest *req, char *error);
 extern const char *job_answer_text(Job *job, HttpRequest *req);
 extern const char *job_tenant_org_id(Job *job);
+
+/* Helpers for steps that run SQL in a tenant's database (sql_call.c). */
+extern bool job_set_sql(Job *job, const char *conninfo, const char *sql, const char **error);
+extern JobOutcome job_decide_sql(Job *job, SqlRequest *req);
+extern const char *job_sql_error_text(SqlRequest *req);
+extern char *job_sql_result_json(SqlRequest *req);
 
 #endif							/* NEON_PLATFORM_JOB_H */

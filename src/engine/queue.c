@@ -111,7 +111,7 @@ static const char *succeed_sql =
 static const char *fail_sql =
 "UPDATE neon_platform.jobs"
 "   SET state = 'failed', finished_at = now(), mutation_sent_at = NULL,"
-"       last_http_status = $2, last_error = $3, updated_at = now()"
+"       last_http_status = $2, last_error = $3, result = $4::jsonb, updated_at = now()"
 " WHERE id = $1 AND state = 'running'";
 
 static const char *retry_sql =
@@ -280,15 +280,23 @@ queue_claim(JobLane lane, int limit, MemoryContext parent, double *next_due_seco
 	Datum		values[2] = {Int32GetDatum(limit), job_kinds_of_lane(lane)};
 	Job		   *head = NULL;
 	Job		  **tail = &head;
+	SPITupleTable *rows;
+	uint64		n;
 	uint64		i;
 
 	spi_run(spi_plan(&claim_plan, claim_sql, 2, argtypes), values, NULL, SPI_OK_SELECT);
-	for (i = 0; i < SPI_processed; i++)
+	/* A kind's load may run queries of its own (a tenant's connection). */
+	rows = SPI_tuptable;
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
 	{
 		char	   *args;
 		char	   *progress;
 		const char *error = "this version of neon_platform does not know the job's kind";
-		Job		   *job = job_from_row(SPI_tuptable->vals[i], parent, &args, &progress);
+		Job		   *job;
+
+		SPI_tuptable = rows;
+		job = job_from_row(rows->vals[i], parent, &args, &progress);
 
 		if (job->kind && job->kind->needs_tenant && job->tenant == NULL)
 			error = "the job's kind works for a tenant, and the job names none";
@@ -303,7 +311,7 @@ queue_claim(JobLane lane, int limit, MemoryContext parent, double *next_due_seco
 	}
 
 	*next_due_seconds = 0;
-	if ((int) SPI_processed < limit)
+	if ((int) n < limit)
 	{
 		bool		isnull;
 		Datum		d;
@@ -418,20 +426,21 @@ expect_one_row(Job *job, const char *what)
 						(long long) job->id, what)));
 }
 
-/* Marks the job failed for good, with its reason. */
+/* Marks the job failed for good, with its reason (and what it produced, if anything: SQL's figures). */
 static void
-mark_failed(Job *job, const char *error)
+mark_failed(Job *job, const char *error, const char *result_json)
 {
-	Oid			argtypes[3] = {INT8OID, INT4OID, TEXTOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			argtypes[4] = {INT8OID, INT4OID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	long		status = last_status(job);
 
 	values[0] = Int64GetDatum(job->id);
 	values[1] = Int32GetDatum((int32) status);
 	nulls[1] = status == 0 ? 'n' : ' ';
 	values[2] = CStringGetTextDatum(error);
-	spi_run(spi_plan(&fail_plan, fail_sql, 3, argtypes), values, nulls, SPI_OK_UPDATE);
+	values[3] = text_or_null(result_json, &nulls[3]);
+	spi_run(spi_plan(&fail_plan, fail_sql, 4, argtypes), values, nulls, SPI_OK_UPDATE);
 	expect_one_row(job, "failure");
 	if (job->project_claimed)
 		tenant_state_claimed(job->tenant, error);
@@ -520,7 +529,7 @@ queue_apply_outcome(Job *job)
 			mark_succeeded(job, o->result_json);
 			return -1;
 		case JOB_FAILED:
-			mark_failed(job, o->error);
+			mark_failed(job, o->error, o->result_json);
 			return -1;
 		case JOB_WAIT_CONFIG:
 			mark_retry(job, get_float8_infinity(), step,
@@ -530,7 +539,7 @@ queue_apply_outcome(Job *job)
 			if (!o->not_an_attempt && job->attempts >= neon_max_attempts)
 			{
 				mark_failed(job, psprintf("gave up after %d attempts; last error: %s",
-										  job->attempts, o->error));
+										  job->attempts, o->error), NULL);
 				return -1;
 			}
 			delay = retry_delay(job, o);
@@ -598,6 +607,10 @@ job_free(Job *job)
 		http_request_free(job->call);
 	if (job->answer)
 		http_request_free(job->answer);
+	if (job->sql_call)
+		sql_request_free(job->sql_call);
+	if (job->sql_answer)
+		sql_request_free(job->sql_answer);
 	if (job->kind && job->kind->release)
 		job->kind->release(job);
 	MemoryContextDelete(job->cxt);

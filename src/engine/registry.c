@@ -25,6 +25,7 @@ static const JobKind *const kinds[] = {
 	&usage_sweep_kind,
 	&read_usage_kind,
 	&delete_stray_kind,
+	&run_sql_kind,
 };
 
 /* The kind named `name`, or NULL (a kind this version does not know). */

@@ -32,5 +32,9 @@ extern int	neon_usage_detail_reads;
 extern int	neon_usage_retention_s;
 extern bool neon_delete_strays;
 extern double neon_compute_unit_hour_price;
+extern int	neon_max_sql_connections;
+extern int	neon_sql_background_connections;
+extern int	neon_sql_connect_timeout_ms;
+extern int	neon_sql_statement_timeout_ms;
 
 #endif							/* NEON_PLATFORM_SETTINGS_H */

@@ -16,12 +16,19 @@
 static const char *lock_sql =
 "SELECT 1 FROM neon_platform.tenants WHERE tenant = $1 FOR NO KEY UPDATE NOWAIT";
 
-static const char *ready_sql =
+static const char *project_sql =
 "UPDATE neon_platform.tenants"
-"   SET state = 'ready', project_id = $2, org_id = $3, branch_id = $4, endpoint_id = $5,"
-"       database_name = $6, role_name = $7, host = $8, pooler_host = $9,"
-"       pending_operations = $10, last_error = NULL, ready_at = now(), updated_at = now()"
+"   SET state = CASE WHEN $11 THEN 'ready' ELSE state END, project_id = $2, org_id = $3, branch_id = $4,"
+"       endpoint_id = $5, database_name = $6, role_name = $7, host = $8, pooler_host = $9,"
+"       pending_operations = $10, last_error = NULL, ready_at = CASE WHEN $11 THEN now() END, updated_at = now()"
 " WHERE tenant = $1";
+
+static const char *bootstrapped_sql =
+"UPDATE neon_platform.tenants SET state = 'ready', last_error = NULL, ready_at = now(), updated_at = now()"
+" WHERE tenant = $1 AND state = 'provisioning'";
+
+static const char *conninfo_sql =
+"SELECT neon_platform.sql_connection_uri($1, $2)";
 
 static const char *secret_sql =
 "INSERT INTO neon_platform.tenant_secrets AS s (tenant, role_password) VALUES ($1, $2)"
@@ -76,7 +83,9 @@ static const char *usage_sql =
 "SELECT neon_platform.record_usage($1, $2::timestamptz, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10, true)";
 
 static SPIPlanPtr lock_plan;
-static SPIPlanPtr ready_plan;
+static SPIPlanPtr project_plan;
+static SPIPlanPtr bootstrapped_plan;
+static SPIPlanPtr conninfo_plan;
 static SPIPlanPtr secret_plan;
 static SPIPlanPtr ended_plan;
 static SPIPlanPtr note_error_plan;
@@ -104,14 +113,18 @@ tenant_state_lock(const char *tenant)
 	spi_run(spi_plan(&lock_plan, lock_sql, 1, types), values, NULL, SPI_OK_SELECT);
 }
 
-/* Writes the tenant's project and password; the tenant becomes ready. */
+/*
+ * Writes the tenant's project and password; the tenant becomes ready, or
+ * (ready false: its tier's bootstrap SQL is still to run) stays
+ * provisioning with what that SQL needs to connect.
+ */
 void
-tenant_state_ready(const char *tenant, const NeonProject *p, const char *org_id)
+tenant_state_project(const char *tenant, const NeonProject *p, const char *org_id, bool ready)
 {
-	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
-	Datum		values[10];
-	char		nulls[10];
+	Oid			types[11] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, BOOLOID};
+	Datum		values[11];
+	char		nulls[11];
 	Oid			secret_types[2] = {TEXTOID, TEXTOID};
 	Datum		secret_values[2];
 
@@ -129,11 +142,57 @@ tenant_state_ready(const char *tenant, const NeonProject *p, const char *org_id)
 	values[8] = text_or_null(p->pooler_host, &nulls[8]);
 	values[9] = text_array(p->operation_ids, p->n_operations);
 	nulls[9] = ' ';
-	spi_run(spi_plan(&ready_plan, ready_sql, 10, types), values, nulls, SPI_OK_UPDATE);
+	values[10] = BoolGetDatum(ready);
+	nulls[10] = ' ';
+	spi_run(spi_plan(&project_plan, project_sql, 11, types), values, nulls, SPI_OK_UPDATE);
 
 	secret_values[0] = CStringGetTextDatum(tenant);
 	secret_values[1] = CStringGetTextDatum(p->password);
 	spi_run(spi_plan(&secret_plan, secret_sql, 2, secret_types), secret_values, NULL, SPI_OK_INSERT);
+}
+
+/* The tenant's bootstrap SQL ran: it becomes ready. */
+void
+tenant_state_bootstrapped(const char *tenant)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(tenant)};
+
+	tenant_state_lock(tenant);
+	spi_run(spi_plan(&bootstrapped_plan, bootstrapped_sql, 1, types), values, NULL, SPI_OK_UPDATE);
+}
+
+/*
+ * The direct connection URI (with the password) of the tenant's production
+ * branch, or of its development branch `branch_id`, for SQL the worker runs
+ * there; NULL when a part of it is not known. malloc'd: the caller wipes it.
+ */
+char *
+tenant_state_sql_conninfo(const char *tenant, const char *branch_id)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2];
+	bool		isnull;
+	Datum		d;
+	char	   *uri;
+	char	   *copy;
+
+	values[0] = text_or_null(tenant, &nulls[0]);
+	values[1] = text_or_null(branch_id, &nulls[1]);
+	spi_run(spi_plan(&conninfo_plan, conninfo_sql, 2, types), values, nulls, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return NULL;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return NULL;
+	uri = TextDatumGetCString(d);
+	copy = strdup(uri);
+	explicit_bzero(uri, strlen(uri));
+	pfree(uri);
+	if (copy == NULL)
+		elog(ERROR, "neon_platform: out of memory");
+	return copy;
 }
 
 /*

@@ -1,7 +1,8 @@
 /*
  * tenant_state.h
  *		Every write of the worker to neon_platform.tenants and
- *		neon_platform.tenant_secrets (tenant_state.c).
+ *		neon_platform.tenant_secrets, and the read of a tenant's connection
+ *		(tenant_state.c).
  */
 #ifndef NEON_PLATFORM_TENANT_STATE_H
 #define NEON_PLATFORM_TENANT_STATE_H
@@ -10,7 +11,9 @@
 #include "neon/neon_usage.h"
 
 extern void tenant_state_lock(const char *tenant);
-extern void tenant_state_ready(const char *tenant, const NeonProject *project, const char *org_id);
+extern void tenant_state_project(const char *tenant, const NeonProject *project, const char *org_id, bool ready);
+extern void tenant_state_bootstrapped(const char *tenant);
+extern char *tenant_state_sql_conninfo(const char *tenant, const char *branch_id);
 extern void tenant_state_job_failed(const char *tenant, const char *while_state, const char *new_state,
 									const char *error);
 extern void tenant_state_note_error(const char *tenant, const char *error);

@@ -19,6 +19,12 @@
  * rolls back that pass's transaction and nothing else; a cancel
  * (pg_cancel_backend) is such an error.
  *
+ * SQL in tenants' databases (a tier's bootstrap, neon_run_sql) runs on the
+ * SQL engine in the same loop: its descriptor is in the same wait set, and
+ * its connections are capped by neon_platform.max_sql_connections, of which
+ * background work holds at most sql_background_connections; it takes no API
+ * token.
+ *
  * Lanes: interactive calls go before background ones, background ones
  * before sweeps; background work never has more than
  * neon_platform.background_rate_share of the calls in flight or of the rate
@@ -66,6 +72,9 @@
 typedef struct Worker
 {
 	HttpEngine *engine;
+	SqlEngine  *sql;
+	JobList		sql_waiting[JOB_LANES]; /* SQL ready, waiting for a connection slot */
+	int			sql_running[JOB_LANES]; /* SQL submitted and not yet ended */
 	RateLimiter limiter;		/* every call */
 	RateLimiter lane_limiter[JOB_LANES];	/* a call of a shared lane takes a token here too */
 	WaitEventSet *events;
@@ -170,19 +179,28 @@ configure_limiters(Worker *w, bool first)
 			Max(1, neon_burst_per_second * lane_share(lane) / 100), http_now());
 }
 
-/* The wait set: our latch, postmaster death, and the HTTP engine's descriptor. */
+/* Applies the SQL settings: connections, and the connect and statement timeouts. */
+static void
+configure_sql_engine(Worker *w)
+{
+	sql_engine_configure(w->sql, neon_max_sql_connections, neon_sql_connect_timeout_ms,
+						 neon_sql_statement_timeout_ms);
+}
+
+/* The wait set: our latch, postmaster death, and the HTTP and SQL engines' descriptors. */
 static WaitEventSet *
-create_wait_set(HttpEngine *engine)
+create_wait_set(Worker *w)
 {
 #if PG_VERSION_NUM >= 170000
-	WaitEventSet *set = CreateWaitEventSet(NULL, 3);
+	WaitEventSet *set = CreateWaitEventSet(NULL, 4);
 #else
-	WaitEventSet *set = CreateWaitEventSet(TopMemoryContext, 3);
+	WaitEventSet *set = CreateWaitEventSet(TopMemoryContext, 4);
 #endif
 
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	AddWaitEventToSet(set, WL_SOCKET_READABLE, http_engine_fd(engine), NULL, NULL);
+	AddWaitEventToSet(set, WL_SOCKET_READABLE, http_engine_fd(w->engine), NULL, NULL);
+	AddWaitEventToSet(set, WL_SOCKET_READABLE, sql_engine_fd(w->sql), NULL, NULL);
 	return set;
 }
 
@@ -198,8 +216,12 @@ worker_setup(Worker *w)
 	if (w->engine == NULL)
 		ereport(ERROR, (errmsg("neon_platform: could not start the HTTP engine: %s", error)));
 	http_engine_configure(w->engine, neon_max_inflight_requests, neon_request_timeout_ms);
+	w->sql = sql_engine_create(&error);
+	if (w->sql == NULL)
+		ereport(ERROR, (errmsg("neon_platform: could not start the SQL engine: %s", error)));
+	configure_sql_engine(w);
 	configure_limiters(w, true);
-	w->events = create_wait_set(w->engine);
+	w->events = create_wait_set(w);
 	w->jobs_cxt = AllocSetContextCreate(TopMemoryContext, "neon_platform jobs", ALLOCSET_DEFAULT_SIZES);
 	w->pass_cxt = AllocSetContextCreate(TopMemoryContext, "neon_platform pass", ALLOCSET_DEFAULT_SIZES);
 	secrets_reload();
@@ -217,6 +239,7 @@ apply_new_settings(Worker *w)
 	ProcessConfigFile(PGC_SIGHUP);
 	secrets_reload();
 	http_engine_configure(w->engine, neon_max_inflight_requests, neon_request_timeout_ms);
+	configure_sql_engine(w);
 	configure_limiters(w, false);
 	claim_every_lane_now(w);
 	w->housekeeping_at = 0;
@@ -251,6 +274,11 @@ prepare_schema(Worker *w)
 static void
 queue_ready(Worker *w, Job *job)
 {
+	if (job->sql_call)
+	{
+		list_push(&w->sql_waiting[lane_of(job)], job);
+		return;
+	}
 	if (!batch_parks(job))
 	{
 		list_push(&w->waiting[lane_of(job)], job);
@@ -368,19 +396,19 @@ decide(Job *job, HttpRequest *req)
 }
 
 /*
- * decide(), catching what goes wrong in a kind (a bug, an answer that
+ * decide() (or job_decide_sql() for SQL), catching what goes wrong in a kind (a bug, an answer that
  * trips an assertion): that job fails with the reason instead of taking
  * the worker and every other job down.
  */
 static JobOutcome
-decide_safely(Job *job, HttpRequest *req)
+decide_safely(Job *job)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	JobOutcome	o;
 
 	PG_TRY();
 	{
-		o = decide(job, req);
+		o = job->sql_answer ? job_decide_sql(job, job->sql_answer) : decide(job, job->answer);
 	}
 	PG_CATCH();
 	{
@@ -409,7 +437,7 @@ take_answer(Worker *w, Job *job)
 {
 	MemoryContext old = MemoryContextSwitchTo(job->cxt);
 
-	job->outcome = decide_safely(job, job->answer);
+	job->outcome = decide_safely(job);
 	job->unrecorded = true;
 	MemoryContextSwitchTo(old);
 	list_push(&w->unrecorded, job);
@@ -447,6 +475,23 @@ collect_answers(Worker *w)
 		for (i = 0; i < n; i++)
 			take_answer(w, batch[i]);
 		pfree(batch);
+	}
+}
+
+/* Takes every SQL request that has ended. */
+static void
+collect_sql_answers(Worker *w)
+{
+	SqlRequest *req;
+
+	while ((req = sql_engine_next_done(w->sql)) != NULL)
+	{
+		Job		   *job = (Job *) req->owner;
+
+		w->sql_running[lane_of(job)]--;
+		job->sql_answer = req;
+		job->sql_call = NULL;
+		take_answer(w, job);
 	}
 }
 
@@ -574,6 +619,11 @@ record_outcomes(Worker *w)
 			http_request_free(job->answer);
 			job->answer = NULL;
 		}
+		if (job->sql_answer)
+		{
+			sql_request_free(job->sql_answer);
+			job->sql_answer = NULL;
+		}
 		job->operations_changed = false;
 		job->record_failures = 0;
 		job->record_at = 0;
@@ -691,6 +741,36 @@ pick_batches(Worker *w, int lane, int slots, double now)
 	return picked;
 }
 
+/* Most SQL requests of a lane at once: every connection for a person's work, else the background's. */
+static int
+sql_lane_cap(JobLane lane)
+{
+	if (lane == LANE_INTERACTIVE)
+		return neon_max_sql_connections;
+	return Min(neon_sql_background_connections, neon_max_sql_connections);
+}
+
+/* Moves waiting SQL to the sending list while connection slots allow, interactive first. */
+static void
+pick_sql_to_send(Worker *w)
+{
+	int			running = 0;
+	int			picked[JOB_LANES] = {0};
+
+	for (int lane = 0; lane < JOB_LANES; lane++)
+		running += w->sql_running[lane];
+	for (int lane = 0; lane < JOB_LANES; lane++)
+	{
+		while (w->sql_waiting[lane].head != NULL && running < neon_max_sql_connections
+			   && w->sql_running[lane] + picked[lane] < sql_lane_cap(lane))
+		{
+			list_push(&w->sending, list_pop(&w->sql_waiting[lane]));
+			picked[lane]++;
+			running++;
+		}
+	}
+}
+
 /* Moves waiting calls to the sending list while tokens and slots allow, interactive first. */
 static void
 pick_calls_to_send(Worker *w)
@@ -746,7 +826,7 @@ static bool
 calls_wait(Worker *w)
 {
 	for (int lane = 0; lane < JOB_LANES; lane++)
-		if (w->waiting[lane].head != NULL || w->parked[lane].head != NULL)
+		if (w->waiting[lane].head != NULL || w->parked[lane].head != NULL || w->sql_waiting[lane].head != NULL)
 			return true;
 	return false;
 }
@@ -776,6 +856,7 @@ claim_and_send(Worker *w)
 	for (int lane = 0; claim && lane < JOB_LANES; lane++)
 		claim_lane(w, lane, now);
 	pick_calls_to_send(w);
+	pick_sql_to_send(w);
 	mark_mutations_sent(w);
 	db_commit();
 	w->release_config_waits &= !claim;
@@ -785,6 +866,13 @@ claim_and_send(Worker *w)
 
 	while ((job = list_pop(&w->sending)) != NULL)
 	{
+		if (job->sql_call)
+		{
+			w->sql_running[lane_of(job)]++;
+			if (!sql_engine_submit(w->sql, job->sql_call))
+				ereport(ERROR, (errmsg("neon_platform: could not start the SQL of job %lld", (long long) job->id)));
+			continue;
+		}
 		if (!http_engine_submit(w->engine, job->call))
 			ereport(ERROR,
 					(errmsg("neon_platform: could not start %s %s: %s",
@@ -849,6 +937,7 @@ next_timeout_ms(Worker *w)
 	double		now = http_now();
 	double		seconds = SAFETY_POLL_SECONDS;
 	long		engine_ms = http_engine_timeout_ms(w->engine);
+	long		sql_ms = sql_engine_timeout_ms(w->sql);
 	double		tokens = token_wait_seconds(w, now);
 	int			lane;
 
@@ -860,6 +949,8 @@ next_timeout_ms(Worker *w)
 
 	if (engine_ms >= 0)
 		seconds = Min(seconds, engine_ms / 1000.0);
+	if (sql_ms >= 0)
+		seconds = Min(seconds, sql_ms / 1000.0);
 	if (tokens >= 0)
 		seconds = Min(seconds, tokens);
 	for (lane = 0; lane < JOB_LANES && !neon_paused; lane++)
@@ -881,7 +972,7 @@ next_timeout_ms(Worker *w)
 static void
 wait_for_events(Worker *w, long timeout_ms)
 {
-	WaitEvent	events[3];
+	WaitEvent	events[4];
 	int			n;
 	int			i;
 
@@ -895,6 +986,7 @@ wait_for_events(Worker *w, long timeout_ms)
 		}
 	}
 	http_engine_perform(w->engine);
+	sql_engine_perform(w->sql);
 }
 
 /* One pass of the loop; may throw (see run_pass). */
@@ -907,6 +999,7 @@ worker_pass(Worker *w)
 	if (!w->schema_ready && !prepare_schema(w))
 		return;
 	collect_answers(w);
+	collect_sql_answers(w);
 	record_outcomes(w);
 	claim_and_send(w);
 	housekeeping(w);
@@ -938,10 +1031,15 @@ drop_uncommitted_claims(Worker *w, JobList *list, bool parked)
 
 /* A call picked in the failed pass goes back where it waited; a batch's jobs back to the parked list. */
 static void
-unpick(Worker *w, Job *job, JobList *back_waiting, JobList *back_parked)
+unpick(Worker *w, Job *job, JobList *back_waiting, JobList *back_parked, JobList *back_sql)
 {
 	int			i;
 
+	if (job->sql_call)
+	{
+		list_push(&back_sql[lane_of(job)], job);
+		return;
+	}
 	if (job->n_batch == 0)
 	{
 		list_push(&back_waiting[lane_of(job)], job);
@@ -965,19 +1063,22 @@ recover_from_failed_pass(Worker *w, ErrorData *edata)
 {
 	JobList		back_waiting[JOB_LANES] = {{0}};
 	JobList		back_parked[JOB_LANES] = {{0}};
+	JobList		back_sql[JOB_LANES] = {{0}};
 	Job		   *job;
 	int			lane;
 
 	AbortCurrentTransaction();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	while ((job = list_pop(&w->sending)) != NULL)
-		unpick(w, job, back_waiting, back_parked);
+		unpick(w, job, back_waiting, back_parked, back_sql);
 	for (lane = 0; lane < JOB_LANES; lane++)
 	{
 		list_prepend(&w->waiting[lane], &back_waiting[lane]);
 		list_prepend(&w->parked[lane], &back_parked[lane]);
+		list_prepend(&w->sql_waiting[lane], &back_sql[lane]);
 		drop_uncommitted_claims(w, &w->waiting[lane], false);
 		drop_uncommitted_claims(w, &w->parked[lane], true);
+		drop_uncommitted_claims(w, &w->sql_waiting[lane], false);
 	}
 	drop_uncommitted_claims(w, &w->unrecorded, false);
 	w->n_fresh = 0;

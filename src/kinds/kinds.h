@@ -24,5 +24,6 @@ extern const JobKind restore_snapshot_kind;
 extern const JobKind usage_sweep_kind;
 extern const JobKind read_usage_kind;
 extern const JobKind delete_stray_kind;
+extern const JobKind run_sql_kind;
 
 #endif							/* NEON_PLATFORM_KINDS_H */

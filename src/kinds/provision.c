@@ -24,13 +24,26 @@
  *	   v
  *	 fetch_endpoints ──> fetch_connection_uri ──> done
  *
- * Cost: 1 request per tenant; 4 or more when an answer was lost.
+ * A tier with bootstrap_sql ends instead at bootstrap: the project and the
+ * password are written to the tenant (still provisioning), the job is
+ * taken up again at once and reads the tenant's connection from there (so
+ * a restarted worker has it too), and the SQL runs in the new database as
+ * its owner role. The tenant is ready only once it ran; if it fails, the
+ * job fails with the server's error and SQLSTATE, the tenant is failed
+ * with its project, and neon_provision() again runs only the bootstrap.
+ * SQL whose end was lost is never run again (sql_outcome_unknown).
+ *
+ *	 create / fetch_connection_uri ──> bootstrap ──ran──> done
+ *
+ * Cost: 1 request per tenant; 4 or more when an answer was lost; the
+ * bootstrap costs no request, one connection.
  */
 #include "pg_prelude.h"
 
 #include "engine/tenant_state.h"
 #include "kinds/kinds.h"
 #include "kinds/plan.h"
+#include "kinds/sql_steps.h"
 #include "neon/neon_connection_uri.h"
 #include "neon/neon_endpoints.h"
 
@@ -38,6 +51,7 @@
 #define STEP_FIND "find_existing"
 #define STEP_ENDPOINTS "fetch_endpoints"
 #define STEP_CONNECTION_URI "fetch_connection_uri"
+#define STEP_BOOTSTRAP "bootstrap"
 
 /* Names given to each tenant's database and owner role, so a lost answer can be recovered. */
 #define TENANT_DATABASE "neondb"
@@ -51,6 +65,10 @@ typedef struct Provision
 	NeonProjectSpec spec;		/* strings in the job's memory */
 	NeonProject project;		/* malloc'd strings, from the answers */
 	char	   *list_cursor;	/* paging through GET /projects?search= */
+	const char *bootstrap_sql;	/* the tier's, NULL when none */
+	TenantSql	bootstrap;		/* its connection, at step bootstrap */
+	bool		store_project;	/* the project is known: write it before the bootstrap */
+	bool		bootstrapped;	/* the bootstrap ran: the tenant becomes ready */
 } Provision;
 
 /* The kind's state of a job. */
@@ -103,10 +121,15 @@ provision_load(Job *job, const char *args_text, const char *progress_text, const
 	p->spec.role_name = TENANT_ROLE;
 	plan_read_spec(job, args, &p->spec, error);
 	organization = plan_string(job, args, "plan.organization", error);
+	if ((value = job_args_string(args, "plan.bootstrap_sql")) != NULL && value[0] != '\0')
+		p->bootstrap_sql = MemoryContextStrdup(job->cxt, value);
 	job_args_free(args);
 	if (*error)
 		return false;
 	job->view.organization = (char *) organization;
+	if (job->step && strcmp(job->step->name, STEP_BOOTSTRAP) == 0
+		&& !tenant_sql_load(job, &p->bootstrap, NULL, p->bootstrap_sql ? p->bootstrap_sql : "", error))
+		return false;
 
 	progress = job_args_parse(progress_text, error);
 	if (progress == NULL)
@@ -209,19 +232,65 @@ result_json(NeonProject *project, bool recovered)
 	return buf.data;
 }
 
-/* The project is known in full: the job succeeds. */
+/*
+ * The project is known in full: the job succeeds, or, for a tier with
+ * bootstrap SQL, is taken up again at once at the bootstrap, once the
+ * project is written (record_answer).
+ */
 static JobOutcome
 succeeded(Job *job, bool recovered)
 {
-	NeonProject *project = &state_of(job)->project;
-	JobOutcome	o = job_outcome(JOB_SUCCEEDED, NULL);
+	Provision  *p = state_of(job);
+	NeonProject *project = &p->project;
+	JobOutcome	o;
 
 	if (project->database_name == NULL)
 		project->database_name = strdup(TENANT_DATABASE);
 	if (project->role_name == NULL)
 		project->role_name = strdup(TENANT_ROLE);
+	if (p->bootstrap_sql)
+	{
+		p->store_project = true;
+		o = job_retry_at(STEP_BOOTSTRAP, NULL);
+		o.retry_in = 0;
+		o.not_an_attempt = true;
+		return o;
+	}
+	o = job_outcome(JOB_SUCCEEDED, NULL);
 	o.result_json = result_json(project, recovered);
 	return o;
+}
+
+/* The tier's bootstrap SQL on the new database. */
+static bool
+build_bootstrap(Job *job, const char **error)
+{
+	return tenant_sql_build(job, &state_of(job)->bootstrap, error);
+}
+
+/* The bootstrap ran: the tenant becomes ready; or it failed, with the server's error. */
+static JobOutcome
+handle_bootstrap(Job *job, SqlRequest *req)
+{
+	JobOutcome	o = tenant_sql_outcome(job, req, "the tier's bootstrap SQL");
+
+	if (o.verdict == JOB_SUCCEEDED)
+	{
+		state_of(job)->bootstrapped = true;
+		o.result_json = psprintf("{\"project_id\": \"%s\", \"bootstrap\": %s}",
+								 job->view.project_id ? job->view.project_id : "", o.result_json);
+	}
+	return o;
+}
+
+/* Before the bootstrap: the tenant's project and password, for its connection. */
+static void
+provision_record_answer(Job *job)
+{
+	Provision  *p = state_of(job);
+
+	if (p && p->store_project && job->outcome.verdict == JOB_RETRY)
+		tenant_state_project(job->tenant, &p->project, job_tenant_org_id(job), false);
 }
 
 /* The answer to POST /projects. */
@@ -304,11 +373,14 @@ handle_connection_uri(Job *job, HttpRequest *req)
 	return succeeded(job, true);
 }
 
-/* Writes the tenant's project and password; the tenant becomes ready. */
+/* Writes the tenant's project and password (already written when it bootstrapped); the tenant becomes ready. */
 static void
 provision_record_success(Job *job)
 {
-	tenant_state_ready(job->tenant, &state_of(job)->project, job_tenant_org_id(job));
+	if (state_of(job)->bootstrapped)
+		tenant_state_bootstrapped(job->tenant);
+	else
+		tenant_state_project(job->tenant, &state_of(job)->project, job_tenant_org_id(job), true);
 }
 
 /* A provisioning that failed for good leaves the tenant failed, with the reason. */
@@ -318,12 +390,14 @@ provision_record_failure(Job *job, const char *error)
 	tenant_state_job_failed(job->tenant, "provisioning", "failed", error);
 }
 
-/* Frees the answers' strings (the password is wiped). */
+/* Frees the answers' strings (the password is wiped, and the bootstrap's connection). */
 static void
 provision_release(Job *job)
 {
-	if (job->state)
-		neon_project_free(&state_of(job)->project);
+	if (job->state == NULL)
+		return;
+	neon_project_free(&state_of(job)->project);
+	tenant_sql_release(&state_of(job)->bootstrap);
 }
 
 static const JobStep provision_steps[] = {
@@ -332,6 +406,9 @@ static const JobStep provision_steps[] = {
 	{.name = STEP_FIND, .build = build_find, .handle = handle_find},
 	{.name = STEP_ENDPOINTS, .build = build_endpoints, .handle = handle_endpoints},
 	{.name = STEP_CONNECTION_URI, .build = build_connection_uri, .handle = handle_connection_uri},
+	{.name = STEP_BOOTSTRAP, .mutation = true, .lookup_step = SQL_STEP_UNKNOWN,
+	.build = build_bootstrap, .handle_sql = handle_bootstrap},
+	{.name = SQL_STEP_UNKNOWN, .build = tenant_sql_unknown_outcome},
 	{.name = NULL}
 };
 
@@ -342,6 +419,7 @@ const JobKind provision_kind = {
 	.steps = provision_steps,
 	.load = provision_load,
 	.save_progress = provision_save_progress,
+	.record_answer = provision_record_answer,
 	.record_success = provision_record_success,
 	.record_failure = provision_record_failure,
 	.release = provision_release,
