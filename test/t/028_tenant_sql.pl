@@ -17,7 +17,7 @@ use NeonEmulator;
 use NeonTest;
 
 my $emu  = NeonEmulator->new(name => 'emu', operation_ms => 50, rate_limit_rpm => 0, burst_rps => 0,
-	computes => 1, pooler => 1);
+	computes => 1, pooler => 1, cold_start_ms => 2500);
 my $node = neon_node('primary', $emu,
 	guc => { requests_per_minute => 100000, burst_per_second => 10000, max_sql_connections => 8,
 		sql_background_connections => 4 });
@@ -143,6 +143,21 @@ $job = sql("SELECT neon_undo_restore('b-003')");
 is(sql("SELECT neon_wait($job)"), 'succeeded', 'the restore undone');
 ($rc, $out) = in_tenant('b-003', 'SELECT count(*) FROM app.todos');
 is("$rc $out", '0 0', 'the rows are gone again');
+
+note 'a compute that scaled to zero: the first connection waits for its cold start';
+my ($cold_pid, $cold_ep) = split /\|/, sql("SELECT project_id, endpoint_id FROM neon_platform.tenants WHERE tenant = 'm-009'");
+my ($st) = $emu->api('POST', "/projects/$cold_pid/endpoints/$cold_ep/suspend", key => 'free');
+is($st, 200, 'm-009\'s compute suspended (scaled to zero)');
+ok(poll_until($node, 'SELECT 1', '1', timeout => 5) && sleep(1), 'its suspension settled');
+sql("ALTER SYSTEM SET neon_platform.sql_connect_timeout = '1s'");
+sql('SELECT pg_reload_conf()');
+$job = sql("SELECT neon_run_sql('m-009', 'UPDATE notes SET body = ''woken''')");
+is(sql("SELECT neon_wait($job, '60 s')"), 'succeeded', 'the SQL ran once the compute was up');
+cmp_ok(sql("SELECT attempts FROM neon_platform.jobs WHERE id = $job"), '>=', 2,
+	'after a first connection that timed out during the cold start (2.5 s, connect timeout 1 s)');
+is(sql("SELECT result->>'rows_affected' FROM neon_platform.jobs WHERE id = $job"), '1', 'and it ran once');
+sql('ALTER SYSTEM RESET neon_platform.sql_connect_timeout');
+sql('SELECT pg_reload_conf()');
 
 note 'a tenant over its compute quota cannot connect, and can after an upgrade';
 my $pid = sql("SELECT project_id FROM neon_platform.tenants WHERE tenant = 'm-001'");
