@@ -33,11 +33,17 @@ SELECT neon_run_sql('nobody', 'SELECT 1');
 \echo sqlstate :LAST_ERROR_SQLSTATE
 SELECT neon_run_sql('sue', 'SELECT 1', branch => 'nope');
 \echo sqlstate :LAST_ERROR_SQLSTATE
-UPDATE neon_platform.tenants SET state = 'changing_tier' WHERE tenant = 'sam';
-SELECT neon_run_sql('sam', 'SELECT 1');
-\echo sqlstate :LAST_ERROR_SQLSTATE
-UPDATE neon_platform.tenants SET state = 'ready' WHERE tenant = 'sam';
 SELECT count(*) AS run_sql_jobs FROM neon_platform.jobs WHERE kind = 'run_sql';
+-- Tenants without a database are passed over (a fleet-wide SELECT meets them); busy ones get the SQL after their job.
+UPDATE neon_platform.tenants SET state = 'deleted' WHERE tenant = 'sam';
+SELECT neon_run_sql('sam', 'SELECT 1') IS NULL AS passed_over;
+UPDATE neon_platform.tenants SET state = 'failed' WHERE tenant = 'sam';
+SELECT neon_run_sql('sam', 'SELECT 1') IS NULL AS passed_over;
+UPDATE neon_platform.tenants SET state = 'changing_tier' WHERE tenant = 'sam';
+SELECT neon_run_sql('sam', 'SELECT 1') IS NOT NULL AS enqueued_behind_its_job;
+UPDATE neon_platform.tenants SET state = 'ready' WHERE tenant = 'sam';
+DELETE FROM neon_platform.jobs WHERE kind = 'run_sql';
+ALTER TABLE neon_platform.jobs ALTER COLUMN id RESTART WITH 12003;
 
 -- Production, a branch by name and by id; a rolled-back call leaves nothing.
 SELECT neon_run_sql('sue', 'CREATE TABLE t (id int)') AS production_job;

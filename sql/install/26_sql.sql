@@ -41,7 +41,13 @@ BEGIN
             USING ERRCODE = 'program_limit_exceeded',
                   HINT = 'Split it into several neon_run_sql() calls: a tenant''s jobs run in order.';
     END IF;
-    t := neon_platform.ready_tenant(tenant);
+    t := neon_platform.known_tenant(tenant);
+    IF t.state NOT IN ('provisioning', 'ready', 'changing_tier', 'restoring') THEN
+        -- A fleet-wide SELECT neon_run_sql(tenant, ...) FROM neon_platform.tenants
+        -- meets deleted and failed tenants: they are passed over, not an error.
+        RAISE NOTICE 'tenant "%" has no database to run SQL in (state %): nothing enqueued', tenant, t.state;
+        RETURN NULL;
+    END IF;
     IF branch IS NOT NULL AND branch <> t.branch_id THEN
         branch_id := (neon_platform.development_branch(t, branch)).branch_id;
     END IF;
@@ -52,4 +58,4 @@ BEGIN
 END
 $function$;
 COMMENT ON FUNCTION @extschema@.neon_run_sql(text, text, text) IS
-    'Enqueue SQL to run in a ready tenant''s database (production, or a development branch by name or id) as its owner role; returns the job id';
+    'Enqueue SQL to run in a tenant''s database (production, or a development branch by name or id) as its owner role, after the tenant''s earlier jobs; returns the job id, or NULL (with a notice) for a tenant without a database';

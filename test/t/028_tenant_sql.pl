@@ -20,7 +20,7 @@ my $emu  = NeonEmulator->new(name => 'emu', operation_ms => 50, rate_limit_rpm =
 	computes => 1, pooler => 1, cold_start_ms => 2500);
 my $node = neon_node('primary', $emu,
 	guc => { requests_per_minute => 100000, burst_per_second => 10000, max_sql_connections => 8,
-		sql_background_connections => 4 });
+		sql_background_connections => 4, request_timeout => 2000, settle_margin => 500 });
 wait_worker_pid($node) or die 'no worker';
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
@@ -158,6 +158,21 @@ cmp_ok(sql("SELECT attempts FROM neon_platform.jobs WHERE id = $job"), '>=', 2,
 is(sql("SELECT result->>'rows_affected' FROM neon_platform.jobs WHERE id = $job"), '1', 'and it ran once');
 sql('ALTER SYSTEM RESET neon_platform.sql_connect_timeout');
 sql('SELECT pg_reload_conf()');
+
+note 'the worker killed while a tenant\'s SQL runs: it is never run a second time';
+$job = sql("SELECT neon_run_sql('m-010', 'SELECT pg_sleep(3); INSERT INTO notes VALUES (2, ''once'')')");
+ok(poll_until($node, "SELECT mutation_sent_at IS NOT NULL FROM neon_platform.jobs WHERE id = $job", 't', timeout => 30),
+	'the SQL left (jobs.mutation_sent_at)');
+my $logpos = -s $node->logfile;
+kill 'KILL', worker_pid($node);
+ok($node->wait_for_log(qr/terminated by signal 9/, $logpos), 'the worker was killed with SIGKILL');
+is(sql("SELECT neon_wait($job, '60 s')"), 'failed', 'the restarted worker fails the job');
+like(sql("SELECT last_error FROM neon_platform.jobs WHERE id = $job"),
+	qr/the worker stopped while the SQL ran; whether it committed is unknown, so it is not run again/,
+	'because whether it committed is unknown');
+sleep 4;
+($rc, $out) = in_tenant('m-010', 'SELECT count(*) FROM notes WHERE id = 2');
+ok($rc == 0 && $out <= 1, "the INSERT ran at most once ($out row)");
 
 note 'a tenant over its compute quota cannot connect, and can after an upgrade';
 my $pid = sql("SELECT project_id FROM neon_platform.tenants WHERE tenant = 'm-001'");
