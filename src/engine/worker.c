@@ -866,11 +866,17 @@ claim_and_send(Worker *w)
 
 	while ((job = list_pop(&w->sending)) != NULL)
 	{
-		if (job->sql_call)
+		if (job->sql_call && sql_engine_submit(w->sql, job->sql_call))
 		{
 			w->sql_running[lane_of(job)]++;
-			if (!sql_engine_submit(w->sql, job->sql_call))
-				ereport(ERROR, (errmsg("neon_platform: could not start the SQL of job %lld", (long long) job->id)));
+			continue;
+		}
+		if (job->sql_call)
+		{
+			/* A connection string libpq refuses is the request's answer, decided like any. */
+			job->sql_answer = job->sql_call;
+			job->sql_call = NULL;
+			take_answer(w, job);
 			continue;
 		}
 		if (!http_engine_submit(w->engine, job->call))
