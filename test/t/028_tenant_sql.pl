@@ -164,8 +164,10 @@ $job = sql("SELECT neon_run_sql('m-010', 'SELECT pg_sleep(3); INSERT INTO notes 
 ok(poll_until($node, "SELECT mutation_sent_at IS NOT NULL FROM neon_platform.jobs WHERE id = $job", 't', timeout => 30),
 	'the SQL left (jobs.mutation_sent_at)');
 my $logpos = -s $node->logfile;
-kill 'KILL', worker_pid($node);
+my $killed = worker_pid($node);
+kill 'KILL', $killed;
 ok($node->wait_for_log(qr/terminated by signal 9/, $logpos), 'the worker was killed with SIGKILL');
+ok(wait_worker_pid($node, not => $killed, timeout => 60), 'after crash recovery a new worker runs');
 is(sql("SELECT neon_wait($job, '60 s')"), 'failed', 'the restarted worker fails the job');
 like(sql("SELECT last_error FROM neon_platform.jobs WHERE id = $job"),
 	qr/the worker stopped while the SQL ran; whether it committed is unknown, so it is not run again/,
